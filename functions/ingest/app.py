@@ -1,0 +1,30 @@
+"""IngestFunction: Okta event hook deliveries in, SQS FIFO messages out.
+
+Wiring only — the behaviour lives in ``tvsync.services.ingest``. Everything that can be
+built once per container is built at init (which SnapStart snapshots), so a warm request
+pays only for its own work; the hook secret is cached by Powertools parameters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+
+from tvsync.wiring import build_ingest_api
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger(utc=True)
+metrics = Metrics()
+tracer = Tracer()
+api = build_ingest_api(logger=logger, metrics=metrics)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return api.resolve(event, context)

@@ -1,0 +1,1 @@
+"""The ``tvsync`` command line."""

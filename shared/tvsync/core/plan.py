@@ -1,0 +1,182 @@
+"""The smallest set of TeamViewer changes that makes the current account match the desired one.
+
+Pure so that every combination of Okta state and TeamViewer state is a table test, and so
+that ``DRY_RUN``, ``tvsync check`` and the worker all share one answer to "what would
+change?". The worker executes a plan; it never decides anything itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Final
+
+from tvsync.core.desired_state import Presence
+
+if TYPE_CHECKING:
+    from tvsync.core.desired_state import DesiredAccount
+    from tvsync.models.teamviewer import TeamViewerAccount
+
+__all__ = [
+    "Operation",
+    "Plan",
+    "PlanReason",
+    "PlannedUpdate",
+    "emails_match",
+    "plan_changes",
+    "to_update",
+]
+
+
+class Operation(StrEnum):
+    """One change to a TeamViewer account."""
+
+    CREATE = "CREATE"
+    ACTIVATE = "ACTIVATE"
+    DEACTIVATE = "DEACTIVATE"
+    RENAME = "RENAME"
+    CHANGE_EMAIL = "CHANGE_EMAIL"
+
+
+class PlanReason(StrEnum):
+    """Why a plan is what it is; a closed vocabulary so it can be a metric dimension.
+
+    ``DesiredAccount.reason`` says why Okta wants this state; this says what that means for
+    the account that exists today.
+    """
+
+    CREATE = "account-missing"
+    CONVERGE = "account-drifted"
+    DEACTIVATE = "account-revoked"
+    IN_SYNC = "in-sync"
+    ALREADY_INACTIVE = "already-inactive"
+    NO_ACCOUNT = "no-account"
+    TOKEN_OWNER_PROTECTED = "token-owner-protected"  # noqa: S105 - a reason code, not a secret
+    UNMANAGED = "unmanaged"
+
+
+_UPDATE_ORDER: Final = (Operation.ACTIVATE, Operation.CHANGE_EMAIL, Operation.RENAME)
+"""Order of the changes to an existing account, most important first.
+
+Access comes first (ACTIVATE), then the join key and SSO identity (CHANGE_EMAIL — the one
+change that can fail permanently with ``email_in_use`` and that mails the user), then the
+cosmetic RENAME. The client sends them in one request, so the order only matters for logs,
+for reading plans, and for any executor that has to split them: it then restores access
+before attempting what can fail.
+"""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do to one TeamViewer account, with everything needed to do it.
+
+    ``email`` and ``name`` are the values the account must have once the plan has run
+    (set whenever the desired account is ACTIVE, whether or not they change; the
+    operations alone decide what is sent). ``account_id`` is the existing account's
+    TeamViewer id, None when there is none (CREATE, or nothing to do).
+    """
+
+    operations: tuple[Operation, ...]
+    reason: str
+    email: str | None = None
+    name: str | None = None
+    account_id: str | None = None
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.operations
+
+
+@dataclass(frozen=True)
+class PlannedUpdate:
+    """One update call to an existing account; None fields are left untouched."""
+
+    active: bool | None
+    name: str | None
+    email: str | None
+
+
+def emails_match(left: str, right: str) -> bool:
+    """Whether two emails name the same TeamViewer account.
+
+    Case-insensitive because neither Okta nor TeamViewer treats case as identity, and a
+    case-only "change" would make TeamViewer send the user a verification mail for
+    nothing. ``str.lower`` rather than ``casefold``: casefolding maps "ß" to "ss", which
+    would equate two different mailboxes.
+    """
+    return left.strip().lower() == right.strip().lower()
+
+
+def plan_changes(
+    desired: DesiredAccount, current: TeamViewerAccount | None, *, token_owner_id: str | None
+) -> Plan:
+    """The smallest plan that takes ``current`` to ``desired``.
+
+    ``current`` is the company account the worker found for the user (by email, or by a
+    recorded id when Okta has deleted the user), None when there is none.
+    ``token_owner_id`` is the TeamViewer id of the account that owns the script token
+    (``GET /api/v1/account``); it is never deactivated, because that would lock the
+    product out of TeamViewer for every other user.
+    """
+    if desired.presence is Presence.UNMANAGED:
+        return Plan((), PlanReason.UNMANAGED, email=desired.email, account_id=_id(current))
+    if desired.presence is Presence.INACTIVE:
+        return _plan_inactive(desired, current, token_owner_id)
+    return _plan_active(desired, current)
+
+
+def _id(account: TeamViewerAccount | None) -> str | None:
+    return account.id if account is not None else None
+
+
+def _plan_inactive(
+    desired: DesiredAccount, current: TeamViewerAccount | None, token_owner_id: str | None
+) -> Plan:
+    if current is None:
+        return Plan((), PlanReason.NO_ACCOUNT, email=desired.email)
+    email = desired.email or current.email
+    if not current.active:
+        return Plan((), PlanReason.ALREADY_INACTIVE, email=email, account_id=current.id)
+    if token_owner_id is not None and current.id == token_owner_id:
+        return Plan((), PlanReason.TOKEN_OWNER_PROTECTED, email=email, account_id=current.id)
+    return Plan((Operation.DEACTIVATE,), PlanReason.DEACTIVATE, email=email, account_id=current.id)
+
+
+def _plan_active(desired: DesiredAccount, current: TeamViewerAccount | None) -> Plan:
+    email, name = desired.email, desired.name
+    # DesiredAccount guarantees both for ACTIVE; the check narrows the types.
+    if email is None or name is None:  # pragma: no cover - enforced by DesiredAccount
+        raise ValueError("an ACTIVE desired account needs both an email and a name")
+    if current is None:
+        return Plan((Operation.CREATE,), PlanReason.CREATE, email=email, name=name)
+    needed = {
+        Operation.ACTIVATE: not current.active,
+        Operation.CHANGE_EMAIL: not emails_match(current.email, email),
+        Operation.RENAME: current.name != name,
+    }
+    operations = tuple(operation for operation in _UPDATE_ORDER if needed[operation])
+    reason = PlanReason.CONVERGE if operations else PlanReason.IN_SYNC
+    return Plan(operations, reason, email=email, name=name, account_id=current.id)
+
+
+def to_update(plan: Plan) -> PlannedUpdate | None:
+    """The single update call that executes ``plan`` on an existing account.
+
+    The TeamViewer client's ``update(user_id, active=..., name=..., email=...)`` sends
+    everything in one request, so an account is never left half-converged by a crash
+    between two calls. None when there is no existing account to update (CREATE) or
+    nothing to do.
+    """
+    operations = set(plan.operations)
+    if not operations or Operation.CREATE in operations:
+        return None
+    active: bool | None = None
+    if Operation.ACTIVATE in operations:
+        active = True
+    elif Operation.DEACTIVATE in operations:
+        active = False
+    return PlannedUpdate(
+        active=active,
+        name=plan.name if Operation.RENAME in operations else None,
+        email=plan.email if Operation.CHANGE_EMAIL in operations else None,
+    )

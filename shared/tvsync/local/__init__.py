@@ -1,0 +1,1 @@
+"""The whole pipeline on one machine: embedded AWS, API Gateway and SQS emulation."""

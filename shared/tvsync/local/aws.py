@@ -1,0 +1,137 @@
+"""Creates the template's queues, tables and secrets in an AWS endpoint (moto, usually).
+
+Each resource is created from its own ``Properties`` in template.yaml, translated to the
+API call CloudFormation would make, so a change to the template (a visibility timeout, a
+key, the maxReceiveCount) changes the local stack and the tests with it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from tvsync.local.template import Resolver, TemplateError, function_environment, parameter_defaults
+
+QUEUE_ATTRIBUTES = (
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "SqsManagedSseEnabled",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+)
+
+#: Secrets the functions read, and the plain value each one holds locally.
+SECRET_IDS = ("OktaHookSecret", "TeamViewerTokenSecret", "OktaApiTokenSecret")
+
+
+@dataclass
+class LocalResources:
+    """Physical ids of what was created; ``resolver`` answers the template's Ref/GetAtt."""
+
+    stack_name: str
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def resolver(self) -> Resolver:
+        return Resolver(self.refs, self.attributes)
+
+    def environment(self, template: Mapping[str, Any], function_id: str) -> dict[str, str]:
+        return function_environment(template, function_id, self.resolver)
+
+
+def provision(
+    session: boto3.session.Session,
+    template: Mapping[str, Any],
+    *,
+    stack_name: str = "tvsync-local",
+    secrets: Mapping[str, str] | None = None,
+    parameters: Mapping[str, str] | None = None,
+    endpoint_url: str | None = None,
+) -> LocalResources:
+    """Create every SQS queue, DynamoDB table and secret of the template; return their ids.
+
+    ``secrets`` maps a secret's logical id to its value (a secret left out keeps the
+    template's own value, or a generated one). ``parameters`` override parameter defaults.
+    """
+    found = LocalResources(stack_name=stack_name)
+    found.refs.update(parameter_defaults(template))
+    found.refs.update(parameters or {})
+    found.refs.update({"AWS::Region": session.region_name or "us-east-1", "AWS::StackName": stack_name})
+    found.refs["AWS::URLSuffix"] = "amazonaws.com"
+    resources: Mapping[str, Any] = template["Resources"]
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+    secretsmanager = session.client("secretsmanager", endpoint_url=endpoint_url)
+    # Queues without a redrive policy first: a queue's DLQ must exist before it.
+    queues = sorted(
+        (rid for rid, r in resources.items() if r["Type"] == "AWS::SQS::Queue"),
+        key=lambda rid: "RedrivePolicy" in resources[rid].get("Properties", {}),
+    )
+    for rid in queues:
+        _create_queue(sqs, rid, resources[rid].get("Properties", {}), found)
+    for rid, spec in resources.items():
+        if spec["Type"] == "AWS::DynamoDB::Table":
+            _create_table(dynamodb, rid, spec["Properties"], found)
+        elif spec["Type"] == "AWS::SecretsManager::Secret":
+            value = (secrets or {}).get(rid) or spec["Properties"].get("SecretString") or f"local-{rid}"
+            arn = secretsmanager.create_secret(Name=f"{stack_name}/{rid}", SecretString=value)["ARN"]
+            found.refs[rid] = arn
+    return found
+
+
+def _create_queue(sqs: Any, rid: str, props: Mapping[str, Any], found: LocalResources) -> None:
+    resolver = found.resolver
+    fifo = bool(props.get("FifoQueue"))
+    name = f"{found.stack_name}-{rid}" + (".fifo" if fifo else "")
+    attributes = {key: _attr(resolver.resolve(props[key])) for key in QUEUE_ATTRIBUTES if key in props}
+    if "RedrivePolicy" in props:
+        attributes["RedrivePolicy"] = json.dumps(resolver.resolve(props["RedrivePolicy"]))
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    found.refs[rid] = url
+    found.attributes[(rid, "Arn")] = arn
+    found.attributes[(rid, "QueueName")] = name
+    found.attributes[(rid, "QueueUrl")] = url
+
+
+def _create_table(dynamodb: Any, rid: str, props: Mapping[str, Any], found: LocalResources) -> None:
+    name = f"{found.stack_name}-{rid}"
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if "GlobalSecondaryIndexes" in props:
+        request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if props.get("SSESpecification", {}).get("SSEEnabled"):
+        request["SSESpecification"] = {"Enabled": True}
+    if request["BillingMode"] != "PAY_PER_REQUEST":
+        raise TemplateError(f"{rid}: only PAY_PER_REQUEST tables are supported locally")
+    description = dynamodb.create_table(**request)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+        )
+    if props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+        dynamodb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+    found.refs[rid] = name
+    found.attributes[(rid, "Arn")] = description["TableArn"]
+
+
+def _attr(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,1 @@
+"""Pydantic schemas for every payload that crosses a boundary of the system."""

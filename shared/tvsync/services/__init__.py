@@ -1,0 +1,1 @@
+"""Use cases wired by the Lambda handlers: ingest, worker, reconcile."""

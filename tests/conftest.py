@@ -1,0 +1,183 @@
+"""Shared fixtures: embedded AWS built from template.yaml, and the real handlers loaded as Lambda would.
+
+Nothing here talks to a real AWS endpoint: credentials are dummies and every client is
+inside moto (in-process ``mock_aws``, or a moto server on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tvsync.local.aws import LocalResources, provision
+from tvsync.local.template import load_template
+
+ROOT = Path(__file__).resolve().parents[1]
+HOOK_SECRET = "sample-hook-secret-for-local-testing"  # the value events/apigw-*.json carry
+OKTA_ORG_URL = "https://example.okta.com"
+TV_APP_ID = "0oa1tvsync0000000001"
+
+# Dummy credentials and region for every boto3 client the tests create.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def template() -> dict[str, Any]:
+    return load_template(ROOT / "template.yaml")
+
+
+@dataclass
+class Aws:
+    """Embedded AWS with the template's resources, and the environment each function gets."""
+
+    session: boto3.session.Session
+    resources: LocalResources
+    template: dict[str, Any]
+
+    def env(self, function_id: str, **overrides: str) -> dict[str, str]:
+        return {**self.resources.environment(self.template, function_id), **overrides}
+
+    @property
+    def queue_url(self) -> str:
+        return self.resources.refs["EventQueue"]
+
+    @property
+    def dlq_url(self) -> str:
+        return self.resources.refs["EventDeadLetterQueue"]
+
+    def drain(self, queue_url: str | None = None) -> list[dict[str, Any]]:
+        """Receive (and delete) every visible message of a queue, FIFO order within groups."""
+        sqs = self.session.client("sqs")
+        url = queue_url or self.queue_url
+        messages: list[dict[str, Any]] = []
+        while True:
+            got = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not got:
+                return messages
+            for message in got:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            messages.extend(got)
+
+
+@pytest.fixture
+def aws(template: dict[str, Any]) -> Iterator[Aws]:
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        resources = provision(
+            session,
+            template,
+            secrets={
+                "OktaHookSecret": HOOK_SECRET,
+                "TeamViewerTokenSecret": "tv-test-token",
+                "OktaApiTokenSecret": "okta-test-token",
+            },
+            parameters={"OktaOrgUrl": OKTA_ORG_URL},
+        )
+        yield Aws(session=session, resources=resources, template=template)
+
+
+def load_function(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Import ``functions/<name>/app.py`` fresh, with ``env`` as its environment (a cold start)."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    module_name = f"_lambda_{name}_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes of the Lambda context object Powertools reads."""
+
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    remaining_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+def apigw_event(
+    method: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    path: str = "/okta/events",
+    base64_encoded: bool = False,
+) -> dict[str, Any]:
+    """A REST API (v1) Lambda proxy event, shaped as API Gateway sends it."""
+    headers = headers or {}
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/Prod{path}",
+            "stage": "Prod",
+            "requestId": str(uuid.uuid4()),
+            "accountId": "123456789012",
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": body,
+        "isBase64Encoded": base64_encoded,
+    }
+
+
+def emf_metrics(stdout: str) -> dict[str, float]:
+    """Sum every EMF metric printed to stdout, by name (all dimension sets together)."""
+    totals: dict[str, float] = {}
+    for line in stdout.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                values = value if isinstance(value, list) else [value]
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(values)
+    return totals

@@ -1,0 +1,199 @@
+"""template.yaml: lint-clean, true to the contracts in DESIGN.md, and runnable with events/.
+
+"What `sam local invoke` would do" is reproduced without Docker: the function the
+template names (CodeUri + Handler) is imported with the environment the template gives
+it, and invoked with each events/*.json API Gateway event.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import lint_all
+
+from tests.conftest import ROOT, Aws, FakeLambdaContext, load_function
+
+CONTRACT_IDS = {
+    "OktaHookApi",
+    "IngestFunction",
+    "WorkerFunction",
+    "SharedLayer",
+    "EventQueue",
+    "EventDeadLetterQueue",
+    "IdempotencyTable",
+    "SyncStateTable",
+    "OktaHookSecret",
+    "TeamViewerTokenSecret",
+    "OktaApiTokenSecret",
+}
+
+FUNCTION_ENV = {
+    "IngestFunction": {"EVENT_QUEUE_URL", "OKTA_HOOK_SECRET_ARN", "OKTA_HOOK_AUTH_HEADER", "OKTA_APP_ID"},
+    "WorkerFunction": {
+        "EVENT_QUEUE_URL",
+        "IDEMPOTENCY_TABLE_NAME",
+        "SYNC_STATE_TABLE_NAME",
+        "TEAMVIEWER_TOKEN_SECRET_ARN",
+        "TEAMVIEWER_API_URL",
+        "OKTA_API_TOKEN_SECRET_ARN",
+        "OKTA_ORG_URL",
+        "OKTA_APP_ID",
+        "TEAMVIEWER_SSO_CUSTOMER_ID",
+        "DRY_RUN",
+    },
+}
+
+
+def test_cfn_lint_reports_no_errors_or_warnings() -> None:
+    matches = lint_all((ROOT / "template.yaml").read_text())
+    # Informational rules (e.g. I4010 asking for per-resource architecture notes) are advice only.
+    assert [str(m) for m in matches if m.rule.severity.lower() in {"error", "warning"}] == []
+
+
+def test_contract_logical_ids_exist(template: dict[str, Any]) -> None:
+    assert CONTRACT_IDS <= set(template["Resources"])
+
+
+@pytest.mark.parametrize("function_id", sorted(FUNCTION_ENV))
+def test_functions_follow_the_layout_and_environment_contract(
+    template: dict[str, Any], function_id: str
+) -> None:
+    props = template["Resources"][function_id]["Properties"]
+    name = function_id.removesuffix("Function").lower()
+    assert props["CodeUri"] == f"functions/{name}/"
+    assert props["Handler"] == "app.lambda_handler"
+    assert (ROOT / "functions" / name / "app.py").is_file()
+    assert FUNCTION_ENV[function_id] <= set(props["Environment"]["Variables"])
+    globals_env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= set(
+        globals_env
+    )
+
+
+def test_globals_pin_the_runtime_architecture_and_tracing(template: dict[str, Any]) -> None:
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13"
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Tracing"] == "Active"
+
+
+def test_ingest_serves_get_and_post_on_the_hook_path(template: dict[str, Any]) -> None:
+    events = template["Resources"]["IngestFunction"]["Properties"]["Events"].values()
+    routes = {
+        (e["Properties"]["Path"], e["Properties"]["Method"].upper()) for e in events if e["Type"] == "Api"
+    }
+    assert routes == {("/okta/events", "GET"), ("/okta/events", "POST")}
+    assert all(e["Properties"]["RestApiId"] == {"Ref": "OktaHookApi"} for e in events)
+
+
+def test_the_ingest_role_reaches_only_its_secret_and_queue(template: dict[str, Any]) -> None:
+    role = template["Resources"]["IngestRole"]["Properties"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    by_action = {tuple(sorted(_as_list(s["Action"]))): s["Resource"] for s in statements}
+    assert by_action[("secretsmanager:GetSecretValue",)] == {"Ref": "OktaHookSecret"}
+    assert by_action[("sqs:SendMessage",)] == {"Fn::GetAtt": ["EventQueue", "Arn"]}
+    wildcard = [s for s in statements if s["Resource"] == "*"]
+    # X-Ray has no resource-level permissions; nothing else may use "*".
+    assert all(a.startswith("xray:") for s in wildcard for a in _as_list(s["Action"]))
+    assert "Policies" not in template["Resources"]["IngestFunction"]["Properties"]
+
+
+def test_queues_are_fifo_encrypted_and_redrive_to_the_dlq(template: dict[str, Any]) -> None:
+    queue = template["Resources"]["EventQueue"]["Properties"]
+    dlq = template["Resources"]["EventDeadLetterQueue"]["Properties"]
+    assert queue["FifoQueue"] is True and dlq["FifoQueue"] is True
+    assert queue["SqsManagedSseEnabled"] is True and dlq["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
+
+
+def test_the_hook_secret_is_generated_at_deploy_time_and_output(template: dict[str, Any]) -> None:
+    assert "GenerateSecretString" in template["Resources"]["OktaHookSecret"]["Properties"]
+    outputs = template["Outputs"]
+    assert outputs["OktaHookSecretArn"]["Value"] == {"Ref": "OktaHookSecret"}
+    assert "/okta/events" in outputs["OktaEventHookUrl"]["Value"]["Fn::Sub"]
+
+
+def test_ingest_answers_cold_starts_with_snapstart(template: dict[str, Any]) -> None:
+    props = template["Resources"]["IngestFunction"]["Properties"]
+    assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert props["AutoPublishAlias"]
+
+
+def test_api_stage_is_throttled(template: dict[str, Any]) -> None:
+    [settings] = template["Resources"]["OktaHookApi"]["Properties"]["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+
+
+def test_required_parameters_exist_with_their_defaults(template: dict[str, Any]) -> None:
+    params = template["Parameters"]
+    assert {
+        "OktaOrgUrl",
+        "OktaAppId",
+        "TeamViewerApiUrl",
+        "TeamViewerSsoCustomerId",
+        "OktaHookAuthHeader",
+    } <= set(params)
+    assert params["TeamViewerApiUrl"]["Default"] == "https://webapi.teamviewer.com"
+    assert params["OktaHookAuthHeader"]["Default"] == "Authorization"
+    assert params["OktaAppId"]["Default"] == ""
+    assert params["TeamViewerSsoCustomerId"]["Default"] == ""
+
+
+EXPECTED_STATUS = {
+    "apigw-verify.json": 200,
+    "apigw-user-create.json": 200,
+    "apigw-app-assignment.json": 200,
+    "apigw-profile-update.json": 200,
+    "apigw-suspend.json": 200,
+    "apigw-deactivate.json": 200,
+    "apigw-mixed-batch.json": 200,
+    "apigw-bad-auth.json": 401,
+}
+
+
+def test_every_api_event_file_has_an_expectation() -> None:
+    assert {p.name for p in (ROOT / "events").glob("apigw-*.json")} == set(EXPECTED_STATUS)
+
+
+@pytest.mark.parametrize(("filename", "status"), sorted(EXPECTED_STATUS.items()))
+def test_events_invoke_the_function_the_template_routes_them_to(
+    template: dict[str, Any], aws: Aws, monkeypatch: pytest.MonkeyPatch, filename: str, status: int
+) -> None:
+    event = json.loads((ROOT / "events" / filename).read_text())
+    function_id = _function_for_route(template, event["resource"], event["httpMethod"])
+    props = template["Resources"][function_id]["Properties"]
+    module_name, handler_name = props["Handler"].split(".")
+    assert module_name == "app"
+    module = load_function(Path(props["CodeUri"]).name, aws.env(function_id), monkeypatch)
+    response = getattr(module, handler_name)(event, FakeLambdaContext())
+    assert response["statusCode"] == status
+    queued = aws.drain()
+    if filename == "apigw-verify.json":
+        assert json.loads(response["body"]) == {
+            "verification": event["headers"]["X-Okta-Verification-Challenge"]
+        }
+    if status == 200 and event["httpMethod"] == "POST":
+        assert queued, "a provisioning delivery must queue at least one event"
+    else:
+        assert queued == []
+
+
+def _function_for_route(template: dict[str, Any], path: str, method: str) -> str:
+    for logical_id, spec in template["Resources"].items():
+        for source in spec.get("Properties", {}).get("Events", {}).values():
+            props = source.get("Properties", {})
+            if (
+                source["Type"] == "Api"
+                and props["Path"] == path
+                and props["Method"].upper() == method.upper()
+            ):
+                return str(logical_id)
+    raise AssertionError(f"template routes no function for {method} {path}")
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
