@@ -52,7 +52,8 @@ APIGW_TO_OKTA = {
     "apigw-mixed-batch.json": "06-mixed-batch.json",
     "apigw-bad-auth.json": "01-user-create.json",
 }
-EXPECTED_TOP_LEVEL = {*APIGW_TO_OKTA, "apigw-verify.json", "env.json"}
+SQS_FILES = {"sqs-user-create.json", "sqs-app-assignment.json", "sqs-profile-suspend-deactivate.json"}
+EXPECTED_TOP_LEVEL = {*APIGW_TO_OKTA, "apigw-verify.json", "env.json", *SQS_FILES}
 EXPECTED_OKTA = set(APIGW_TO_OKTA.values())
 
 ALL_JSON = sorted([*EVENTS_DIR.glob("*.json"), *OKTA_DIR.glob("*.json")])

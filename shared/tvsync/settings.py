@@ -42,3 +42,20 @@ class IngestSettings(_EnvSettings):
     OKTA_APP_ID: str | None = None
     # Seconds the hook secret is cached; Powertools' own default is 300.
     POWERTOOLS_PARAMETERS_MAX_AGE: int = Field(default=300, ge=1)
+
+
+class WorkerSettings(_EnvSettings):
+    """``WorkerFunction``: the queue, the tables, and how to reach Okta and TeamViewer."""
+
+    EVENT_QUEUE_URL: str
+    IDEMPOTENCY_TABLE_NAME: str
+    SYNC_STATE_TABLE_NAME: str
+    TEAMVIEWER_TOKEN_SECRET_ARN: str
+    TEAMVIEWER_API_URL: str = Field(default="https://webapi.teamviewer.com")
+    TEAMVIEWER_SSO_CUSTOMER_ID: str | None = None
+    OKTA_API_TOKEN_SECRET_ARN: str
+    OKTA_ORG_URL: str
+    OKTA_APP_ID: str | None = None
+    DRY_RUN: bool = False
+    IDEMPOTENCY_EXPIRY_SECONDS: int = Field(default=86_400, ge=60)
+    POWERTOOLS_PARAMETERS_MAX_AGE: int = Field(default=300, ge=1)

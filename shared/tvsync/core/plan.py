@@ -31,11 +31,11 @@ __all__ = [
 class Operation(StrEnum):
     """One change to a TeamViewer account."""
 
-    CREATE = "CREATE"
-    ACTIVATE = "ACTIVATE"
-    DEACTIVATE = "DEACTIVATE"
-    RENAME = "RENAME"
-    CHANGE_EMAIL = "CHANGE_EMAIL"
+    CREATE = "create"
+    ACTIVATE = "activate"
+    DEACTIVATE = "deactivate"
+    RENAME = "rename"
+    CHANGE_EMAIL = "change_email"
 
 
 class PlanReason(StrEnum):

@@ -1,0 +1,28 @@
+"""WorkerFunction: SQS FIFO batches in, TeamViewer accounts converged to Okta.
+
+Wiring only — the behaviour lives in ``tvsync.services.worker``; the object graph (clients,
+connection pools, idempotency store) is built once per container by ``tvsync.wiring``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+from tvsync.wiring import build_worker
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger(utc=True)
+metrics = Metrics()
+tracer = Tracer()
+worker = build_worker(logger=logger, metrics=metrics)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dict(worker.handle(event, context))

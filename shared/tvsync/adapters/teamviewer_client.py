@@ -1,0 +1,391 @@
+"""The TeamViewer Web API as the worker needs it: find, read, create and update company users.
+
+Users go through SCIM v2 (the API TeamViewer built for provisioning, [SCIM]); the two
+things SCIM cannot answer — who owns the token, and whether the token works — go through
+Web API v1 (``/api/v1/account``, ``/api/v1/ping``). Every failure is translated into one of
+``tvsync.adapters.errors``' classes by ``_classify``, so the worker decides on the class,
+never on a status code.
+
+Two facts shape the lookups: the SCIM filter is case-sensitive while emails are unique
+regardless of case ([SCIM], [OKTA-KB]). ``find_by_email`` is therefore one cheap exact
+query, and ``find_by_email_casefold`` the full scan the worker only pays for when a create
+says the email is taken.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict
+
+from tvsync.adapters.errors import (
+    AuthError,
+    ConflictError,
+    InvalidError,
+    ThrottledError,
+    TransientError,
+    UpstreamError,
+)
+from tvsync.adapters.http import (
+    DEFAULT_TIMEOUT,
+    HeaderTokenAuth,
+    TokenProvider,
+    new_http_client,
+    retry_after_seconds,
+    send,
+)
+from tvsync.adapters.retry import NO_RETRY, RetryPolicy
+from tvsync.models.teamviewer import TeamViewerAccount
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import httpx
+
+SERVICE = "teamviewer"
+SCIM_USERS = "/scim/v2/Users"
+SCIM_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+SSO_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:teamviewer:1.0:SsoUser"
+PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SCIM_CONTENT_TYPE = "application/scim+json"
+DEFAULT_PAGE_SIZE = 100
+#: Server-supplied text is cut to this length before it goes into an exception message.
+_MAX_DETAIL = 200
+
+
+class TokenOwner(BaseModel):
+    """The account that owns the script token; the worker must never deactivate it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    email: str
+    name: str
+
+
+class TeamViewerClient:
+    """A pooled client for one TeamViewer company (one script token).
+
+    ``sso_customer_id`` is sent with every create, the only moment TeamViewer applies it
+    ([SCIM], [OKTA-KB]). Each HTTP exchange runs inside ``retry.call``; response bodies are
+    parsed outside it, so a garbled success answer is never retried into a duplicate write.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: TokenProvider,
+        *,
+        sso_customer_id: str | None = None,
+        retry: RetryPolicy = NO_RETRY,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._token = token
+        self._sso_customer_id = sso_customer_id
+        self._retry = retry
+        self._http = new_http_client(
+            base_url, HeaderTokenAuth("Bearer", token), timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TeamViewerClient(base_url={str(self._http.base_url)!r})"
+
+    # ------------------------------------------------------------------ lookups
+
+    def find_by_email(self, email: str) -> TeamViewerAccount | None:
+        """One exact SCIM query; finds the account only if TeamViewer stores the same case."""
+        value = email.replace("\\", "\\\\").replace('"', '\\"')
+        body = self._json("find_by_email", "GET", SCIM_USERS, params={"filter": f'userName eq "{value}"'})
+        accounts = [_account(r, "find_by_email") for r in _resources(body, "find_by_email")]
+        for account in accounts:
+            if account.email == email:
+                return account
+        return next((a for a in accounts if a.email.casefold() == email.casefold()), None)
+
+    def find_by_email_casefold(self, email: str) -> TeamViewerAccount | None:
+        """Scan all company users for the email, ignoring case: O(company) calls, use sparingly."""
+        wanted = email.casefold()
+        for account in self.iter_users(DEFAULT_PAGE_SIZE):
+            if account.email.casefold() == wanted:
+                return account
+        return None
+
+    def iter_users(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[TeamViewerAccount]:
+        """All company users, one SCIM page in memory at a time.
+
+        The next ``startIndex`` is computed from what was asked and received, never from the
+        response's ``startIndex``: [SCIM]'s own example echoes 0 for a 1-based index.
+        """
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        start, seen = 1, 0
+        while True:
+            params = {"startIndex": str(start), "count": str(page_size)}
+            body = self._json("list_users", "GET", SCIM_USERS, params=params)
+            resources = _resources(body, "list_users")
+            for resource in resources:
+                yield _account(resource, "list_users")
+            seen += len(resources)
+            total = body.get("totalResults")
+            if len(resources) < page_size or (isinstance(total, int) and seen >= total):
+                return
+            start += len(resources)
+
+    def get(self, user_id: str) -> TeamViewerAccount | None:
+        """The company user, or ``None`` if TeamViewer answers 404 (not in the company)."""
+        response = self._exchange("get_user", "GET", _user_path(user_id), missing_ok=True)
+        if response is None:
+            return None
+        return _account(_decode(response, "get_user"), "get_user")
+
+    # ------------------------------------------------------------------ writes
+
+    def create(self, email: str, name: str, *, language: str | None = None) -> TeamViewerAccount:
+        """SCIM POST; TeamViewer answers 201 ([SCIM]). A taken email raises ``ConflictError``."""
+        schemas = [SCIM_USER_SCHEMA]
+        user: dict[str, Any] = {
+            "userName": email,
+            "displayName": name,
+            "emails": [{"value": email, "primary": True}],
+            "name": {"formatted": name},
+            "active": True,
+        }
+        if language:
+            user["preferredLanguage"] = language
+        if self._sso_customer_id:
+            schemas.append(SSO_USER_SCHEMA)
+            user[SSO_USER_SCHEMA] = {"ssoCustomerId": self._sso_customer_id}
+        # 200 is tolerated too: a success is a success, whatever code a proxy rewrote it to.
+        response = self._exchange(
+            "create_user", "POST", SCIM_USERS, scim_body={"schemas": schemas, **user}, ok=(200, 201)
+        )
+        assert response is not None
+        return _account(_decode(response, "create_user"), "create_user")
+
+    def update(
+        self,
+        user_id: str,
+        *,
+        active: bool | None = None,
+        name: str | None = None,
+        email: str | None = None,
+    ) -> None:
+        """One SCIM PATCH with a ``replace`` per given field; nothing given, nothing sent.
+
+        Changing ``userName`` changes the email and mails a verification to it ([SCIM]).
+        """
+        operations: list[dict[str, Any]] = []
+        if active is not None:
+            operations.append({"op": "replace", "path": "active", "value": active})
+        if name is not None:
+            operations.append({"op": "replace", "path": "displayName", "value": name})
+        if email is not None:
+            operations.append({"op": "replace", "path": "userName", "value": email})
+        if not operations:
+            return
+        patch = {"schemas": [PATCH_OP_SCHEMA], "Operations": operations}
+        self._exchange("update_user", "PATCH", _user_path(user_id), scim_body=patch, ok=(200, 204))
+
+    def activate(self, user_id: str) -> None:
+        self.update(user_id, active=True)
+
+    def deactivate(self, user_id: str) -> None:
+        """SCIM cannot delete users ([SCIM], [ENTRA-KB]): deprovisioning is ``active: false``."""
+        self.update(user_id, active=False)
+
+    def rename(self, user_id: str, name: str) -> None:
+        self.update(user_id, name=name)
+
+    def change_email(self, user_id: str, email: str) -> None:
+        self.update(user_id, email=email)
+
+    # ------------------------------------------------------------------ v1
+
+    def token_owner(self) -> TokenOwner:
+        """v1 ``GET /account`` ([SWAGGER]); ``userid`` is accepted with or without its "u"."""
+        body = self._json("token_owner", "GET", "/api/v1/account")
+        userid, email, name = body.get("userid"), body.get("email"), body.get("name")
+        if not isinstance(userid, str | int) or isinstance(userid, bool) or not isinstance(email, str):
+            raise _unexpected("token_owner")
+        text = str(userid)
+        return TokenOwner(
+            id=text if text.startswith("u") else f"u{text}",
+            email=email,
+            name=name if isinstance(name, str) else "",
+        )
+
+    def ping(self) -> bool:
+        """v1 ``GET /ping`` ([PS]): whether TeamViewer accepts the token. A 401 also means no."""
+        try:
+            body = self._json("ping", "GET", "/api/v1/ping")
+        except AuthError as exc:
+            if exc.status == 401:
+                return False
+            raise
+        return body.get("token_valid") is True
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _json(
+        self, operation: str, method: str, path: str, *, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        response = self._exchange(operation, method, path, params=params)
+        assert response is not None
+        return _decode(response, operation)
+
+    def _exchange(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        scim_body: dict[str, Any] | None = None,
+        ok: tuple[int, ...] = (200,),
+        missing_ok: bool = False,
+    ) -> httpx.Response | None:
+        headers: dict[str, str] = {}
+        content: bytes | None = None
+        if path.startswith("/scim/"):
+            headers["Accept"] = f"{SCIM_CONTENT_TYPE}, application/json"
+        if scim_body is not None:
+            headers["Content-Type"] = SCIM_CONTENT_TYPE
+            content = json.dumps(scim_body).encode()
+
+        def attempt() -> httpx.Response | None:
+            request = self._http.build_request(method, path, params=params, headers=headers, content=content)
+            response = send(self._http, SERVICE, operation, request)
+            if response.status_code in ok:
+                return response
+            if missing_ok and response.status_code == 404:
+                return None
+            raise _classify(operation, response, secret=self._secret())
+
+        return self._retry.call(attempt)
+
+    def _secret(self) -> str:
+        try:
+            return self._token()
+        except Exception:  # redaction must never replace the real error
+            return ""
+
+
+def _classify(operation: str, response: httpx.Response, *, secret: str = "") -> UpstreamError:
+    """Map a failed TeamViewer answer to the error class that carries the worker's decision.
+
+    Bodies are read defensively (any shape, or none) and only the server's error code and
+    description reach the message, cut short and with the token blanked out if echoed.
+    """
+    status = response.status_code
+    body = _json_or_none(response)
+    error = _text(body.get("error")) if body else ""
+    scim_type = _text(body.get("scimType")) if body else ""
+    description = ""
+    if body:
+        description = _text(body.get("error_description")) or _text(body.get("detail"))
+    detail = ": ".join(part for part in (error, description) if part) or f"HTTP {status}"
+    detail = detail[:_MAX_DETAIL]
+    if secret:
+        detail = detail.replace(secret, "***")
+
+    kind: type[UpstreamError]
+    if status == 401:
+        kind = AuthError
+    elif status == 429 or (status == 403 and error == "rate_limit_reached"):
+        # 429, or [PDF] §5's documented answer: 403 with error rate_limit_reached.
+        kind = ThrottledError
+    elif status == 403:
+        # A token without a needed right: no retry fixes it, only the admin can; alarm as auth.
+        kind = AuthError
+    elif (
+        status == 409 or error == "email_in_use" or scim_type == "uniqueness" or "email_in_use" in description
+    ):
+        kind = ConflictError
+    elif status >= 500:
+        kind = TransientError
+    elif 400 <= status < 500:
+        kind = InvalidError
+    else:
+        # 1xx/2xx/3xx where something else was expected: it says nothing about the request.
+        kind, detail = TransientError, f"unexpected HTTP {status}"
+    if kind is ThrottledError:
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        return ThrottledError(SERVICE, operation, detail, status=status, retry_after=retry_after)
+    return kind(SERVICE, operation, detail, status=status)
+
+
+def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _unexpected(operation: str) -> TransientError:
+    # A body the client cannot read is most likely a gateway or an outage page, not our request.
+    return TransientError(SERVICE, operation, "unexpected response body")
+
+
+def _decode(response: httpx.Response, operation: str) -> dict[str, Any]:
+    body = _json_or_none(response)
+    if body is None:
+        raise _unexpected(operation)
+    return body
+
+
+def _resources(body: dict[str, Any], operation: str) -> list[dict[str, Any]]:
+    resources = body.get("Resources", [])
+    if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
+        raise _unexpected(operation)
+    return resources
+
+
+def _account(resource: dict[str, Any], operation: str) -> TeamViewerAccount:
+    """A SCIM User as a ``TeamViewerAccount``, with [SCIM]'s mapping rules for email and name."""
+    user_id, active = resource.get("id"), resource.get("active")
+    email = _text(resource.get("userName")) or _primary_email(resource.get("emails"))
+    if not isinstance(user_id, str) or not user_id or not email or not isinstance(active, bool):
+        raise _unexpected(operation)
+    return TeamViewerAccount(id=user_id, email=email, name=_display_name(resource), active=active)
+
+
+def _primary_email(emails: object) -> str:
+    if not isinstance(emails, list):
+        return ""
+    values = [e for e in emails if isinstance(e, dict) and _text(e.get("value"))]
+    primary = [e for e in values if e.get("primary") is True]
+    return _text((primary or values)[0].get("value")) if values else ""
+
+
+def _display_name(resource: dict[str, Any]) -> str:
+    display = _text(resource.get("displayName"))
+    if display:
+        return display
+    name = resource.get("name")
+    if not isinstance(name, dict):
+        return ""
+    formatted = _text(name.get("formatted"))
+    if formatted:
+        return formatted
+    return " ".join(p for p in (_text(name.get("givenName")), _text(name.get("familyName"))) if p)
+
+
+def _user_path(user_id: str) -> str:
+    return f"{SCIM_USERS}/{quote(user_id, safe='')}"

@@ -1,0 +1,814 @@
+"""An in-memory TeamViewer Web API: SCIM v2 users and the v1 calls the product uses.
+
+Every behaviour is pinned to a fact in ``shared/reference/teamviewer-api.md`` and names
+its source tag ([SCIM], [PDF], [SWAGGER], [PS], [OKTA-KB], [ENTRA-KB]). Where TeamViewer
+documents nothing (the SCIM error format and codes, rate-limit numbers, ``startIndex``
+echo), the emulator follows RFC 7644 or the closest documented v1 behaviour and exposes a
+constructor knob, so a test can pin the client against each plausible answer.
+
+What makes it worth faking faithfully, because the product's correctness hangs on it:
+
+- the SCIM ``filter`` is **case-sensitive** [SCIM], while emails are unique across all of
+  TeamViewer regardless of case, including accounts *outside* the company [OKTA-KB];
+- there is no DELETE: deprovisioning is ``active: false`` [SCIM] [ENTRA-KB];
+- a rate limit can come back as 429 or as 403 ``rate_limit_reached`` [PDF] §5.
+
+State lives in memory and is only touched under ``self.lock``; ids are ``u`` + a
+sequential number, so a seeded run always produces the same ids.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from tvsync.emulators.http import (
+    EmulatorApp,
+    EmulatorRequest,
+    EmulatorResponse,
+    FaultKind,
+    FaultPolicy,
+    InjectedFault,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+SCIM_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+SSO_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:teamviewer:1.0:SsoUser"
+SCIM_LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+#: [SCIM] names the RFC's PatchOp URN in its text and the ``core`` one in its example; accept both.
+SCIM_PATCH_SCHEMAS = frozenset(
+    {"urn:ietf:params:scim:api:messages:2.0:PatchOp", "urn:ietf:params:scim:schemas:core:2.0:PatchOp"}
+)
+SCIM_CONTENT_TYPE = "application/scim+json"
+
+#: The token scopes the user endpoints need ([SCIM] "Authorization").
+USERS_READ = "Users.Read"
+USERS_CREATE = "Users.CreateUsers"
+USERS_MODIFY = "Users.ModifyUsers"
+ALL_PERMISSIONS: frozenset[str] = frozenset({USERS_READ, USERS_CREATE, USERS_MODIFY})
+
+FIRST_USER_NUMBER = 1000001
+
+# [SWAGGER] POST /users: email 6-100 characters "plus a regex" (the regex itself is not
+# in the reference, so this one only rejects what is clearly not an address).
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_FILTER_RE = re.compile(r'^\s*([A-Za-z][\w.]*)\s+([A-Za-z]+)\s+("(?:[^"\\]|\\.)*")\s*$')
+_USER_PATH_RE = re.compile(r"^/Users/([^/]+)$")
+_V1_USER_PATH_RE = re.compile(r"^/users/([^/]+)$")
+
+# [SCIM] list: filterable attributes and operators; matching is case-sensitive. Attribute
+# names and operators themselves are case-insensitive per RFC 7644 §3.4.2.2.
+_FILTER_OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "eq": lambda have, want: have == want,
+    "ne": lambda have, want: have != want,
+    "co": lambda have, want: want in have,
+    "sw": lambda have, want: have.startswith(want),
+    "ew": lambda have, want: have.endswith(want),
+}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket over all requests, since TeamViewer publishes no numbers ([PDF] §5).
+
+    ``burst`` defaults to one second's worth of requests (at least 1). ``style`` picks the
+    answer: ``"429"`` with ``Retry-After`` (what HTTP clients expect; omitted when
+    ``retry_after`` is false) or ``"403"`` with ``{"error": "rate_limit_reached"}``, the
+    only rate-limit answer TeamViewer documents ([PDF] §5.1/§5.2).
+    """
+
+    requests_per_second: float
+    burst: int | None = None
+    style: Literal["429", "403"] = "429"
+    retry_after: bool = True
+
+    def __post_init__(self) -> None:
+        if self.requests_per_second <= 0:
+            raise ValueError("requests_per_second must be positive")
+        if self.burst is not None and self.burst < 1:
+            raise ValueError("burst must be at least 1")
+
+    @property
+    def capacity(self) -> int:
+        return self.burst if self.burst is not None else max(1, math.ceil(self.requests_per_second))
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One request as the emulator saw it, for assertions on what a client sent.
+
+    ``status`` is what the client received, ``None`` when a timeout or dropped connection
+    swallowed the answer; ``fault`` names the injected fault, and ``after_apply`` whether
+    the request changed state before the fault hit.
+    """
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    status: int | None
+    fault: FaultKind | None
+    after_apply: bool
+    timestamp: float
+
+    @property
+    def outcome(self) -> str:
+        """The status code, or the fault kind when a fault decided the outcome."""
+        return self.fault.value if self.fault is not None else str(self.status)
+
+
+@dataclass
+class _Account:
+    id: str
+    email: str
+    name: str
+    active: bool = True
+    in_company: bool = True
+    sso_customer_id: str | None = None
+    language: str = "en"
+
+
+class _Problem(Exception):
+    """A refused request; rendered as a SCIM or a v1 error body depending on the endpoint."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        error: str = "invalid_request",
+        scim_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.error = error
+        self.scim_type = scim_type
+        self.headers = dict(headers or {})
+
+
+class TeamViewerEmulator(EmulatorApp):
+    """A fake TeamViewer company behind one script token.
+
+    ``scim_conflict_status``: the status SCIM answers for a taken email. TeamViewer does not
+    document it ([SCIM] has no error section); 409 ``uniqueness`` is RFC 7644's answer.
+    ``scim_zero_start_index``: echo ``startIndex: 0`` in list responses, as the [SCIM]
+    example does, instead of the requested 1-based index (RFC 7644); unconfirmed either way.
+    ``clock`` drives the rate limiter, so tests can advance time instead of sleeping.
+    """
+
+    service = "teamviewer"
+
+    def __init__(
+        self,
+        token: str = "tv-test-token",  # noqa: S107 - a fake credential for a fake server
+        *,
+        owner_email: str = "admin@example.test",
+        owner_name: str = "Company Admin",
+        faults: FaultPolicy | None = None,
+        rate_limit: RateLimit | None = None,
+        permissions: frozenset[str] = ALL_PERMISSIONS,
+        scim_conflict_status: int = 409,
+        scim_zero_start_index: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(faults)
+        self.token = token
+        self.permissions = frozenset(permissions)
+        self.scim_conflict_status = scim_conflict_status
+        self.scim_zero_start_index = scim_zero_start_index
+        self.calls: list[CallRecord] = []
+        self.throttled = 0
+        self.company_name = "Example Company"
+        self._clock = clock
+        self._accounts: dict[str, _Account] = {}
+        self._next_number = FIRST_USER_NUMBER
+        self._bucket_level = 0.0
+        self._bucket_time = 0.0
+        self.rate_limit = rate_limit
+        self.owner_id = self._insert(owner_email, owner_name, in_company=True).id
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        return self._rate_limit
+
+    @rate_limit.setter
+    def rate_limit(self, limit: RateLimit | None) -> None:
+        """Setting a limit (also mid-test) starts with a full bucket."""
+        with self.lock:
+            self._rate_limit = limit
+            self._bucket_level = float(limit.capacity) if limit else 0.0
+            self._bucket_time = self._clock()
+
+    # ------------------------------------------------------------------ seeding / inspection
+
+    def add_user(self, email: str, name: str, *, active: bool = True) -> dict[str, Any]:
+        """Seed a company user; raises ``ValueError`` if the email is taken (any case)."""
+        with self.lock:
+            account = self._insert(email, name, in_company=True)
+            account.active = active
+            return _dump(account)
+
+    def add_foreign_account(self, email: str, name: str) -> dict[str, Any]:
+        """Seed an account outside the company: invisible to the token, but its email is taken.
+
+        This is the [OKTA-KB] limitation: creating a company user with that email fails.
+        """
+        with self.lock:
+            return _dump(self._insert(email, name, in_company=False))
+
+    def remove_from_company(self, user_id: str) -> None:
+        """Turn a company user into a free account, as v1 ``DELETE /users/{id}`` does ([SWAGGER]).
+
+        The product never calls it; tests use it for "removed and must be re-created".
+        """
+        with self.lock:
+            account = self._accounts.get(user_id)
+            if account is None or not account.in_company:
+                raise KeyError(user_id)
+            if account.id == self.owner_id:
+                raise ValueError("the token owner cannot leave the company")
+            account.in_company = False
+
+    def users(self) -> list[dict[str, Any]]:
+        """All company users, in id order: id, email, name, active, sso_customer_id."""
+        with self.lock:
+            return [_dump(a) for a in self._company()]
+
+    def user_by_email(self, email: str, casefold: bool = True) -> dict[str, Any] | None:
+        """The company user with this email (case-insensitive unless ``casefold=False``)."""
+        with self.lock:
+            key = email.casefold() if casefold else email
+            for account in self._company():
+                if (account.email.casefold() if casefold else account.email) == key:
+                    return _dump(account)
+            return None
+
+    def writes(self) -> int:
+        """How many non-GET requests arrived (throttled and faulted ones included)."""
+        with self.lock:
+            return sum(1 for call in self.calls if call.method != "GET")
+
+    def reset_calls(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self.throttled = 0
+
+    # ------------------------------------------------------------------ dispatch
+
+    def dispatch(self, request: EmulatorRequest) -> tuple[EmulatorResponse | None, InjectedFault | None]:
+        """The rate limiter sits in front of everything, like an API gateway would."""
+        throttled = self._throttle(request)
+        if throttled is not None:
+            self._record(request, throttled.status, None)
+            return throttled, None
+        response, fault = super().dispatch(request)
+        self._record(request, response.status if response is not None else None, fault)
+        return response, fault
+
+    def handle(self, request: EmulatorRequest) -> EmulatorResponse:
+        path = request.path.rstrip("/") or "/"
+        if path == "/scim/v2" or path.startswith("/scim/v2/"):
+            try:
+                return self._scim(request, path.removeprefix("/scim/v2"))
+            except _Problem as problem:
+                return _scim_error(problem)
+        if path == "/api/v1" or path.startswith("/api/v1/"):
+            try:
+                return self._v1(request, path.removeprefix("/api/v1"))
+            except _Problem as problem:
+                return _v1_error(problem)
+        return _v1_error(_Problem(404, f"No route for {path}", error="not_found"))
+
+    # ------------------------------------------------------------------ SCIM v2, from the SCIM doc
+
+    def _scim(self, request: EmulatorRequest, path: str) -> EmulatorResponse:
+        self._authenticate(request)
+        method = request.method
+        if path == "/Users":
+            if method == "GET":
+                self._require(USERS_READ)
+                return self._scim_list(request)
+            if method == "POST":
+                self._require(USERS_CREATE)
+                return self._scim_create(request)
+            raise _method_not_allowed("GET, POST")
+        match = _USER_PATH_RE.match(path)
+        if match is None:
+            raise _Problem(404, f"Unknown SCIM resource {path}", error="not_found")
+        user_id = match.group(1)
+        if method == "GET":
+            self._require(USERS_READ)
+            return _scim_ok(200, _scim_user(self._company_user(user_id)))
+        if method == "PUT":
+            self._require(USERS_MODIFY)
+            return self._scim_replace(request, user_id)
+        if method == "PATCH":
+            self._require(USERS_MODIFY)
+            return self._scim_patch(request, user_id)
+        # No DELETE: [SCIM] documents none and [ENTRA-KB] says "the SCIM API can't delete
+        # Users" (IdPs must deactivate instead). The real status is unknown; 405 states it.
+        raise _method_not_allowed("GET, PUT, PATCH")
+
+    def _scim_list(self, request: EmulatorRequest) -> EmulatorResponse:
+        matches = self._company()
+        raw_filter = request.query.get("filter")
+        if raw_filter:
+            attribute, predicate = _parse_filter(raw_filter)
+            matches = [a for a in matches if predicate(_filter_value(a, attribute))]
+        # [SCIM] startIndex is 1-based; RFC 7644 §3.4.2.4: below 1 means 1, negative count means 0.
+        start = max(1, _int_param(request.query, "startIndex", 1))
+        count_raw = request.query.get("count")
+        page = matches[start - 1 :]
+        if count_raw is not None:
+            page = page[: max(0, _int_param(request.query, "count", 0))]
+        body = {
+            "schemas": [SCIM_LIST_SCHEMA],
+            "totalResults": len(matches),
+            "startIndex": 0 if self.scim_zero_start_index else start,
+            "itemsPerPage": len(page),
+            "Resources": [_scim_user(a) for a in page],
+        }
+        return _scim_ok(200, body)
+
+    def _scim_create(self, request: EmulatorRequest) -> EmulatorResponse:
+        body = _json_object(request)
+        _require_schema(body, SCIM_USER_SCHEMA)
+        email = _scim_email(body)
+        name = _scim_name(body)
+        if email is None:
+            raise _Problem(400, "userName or emails is required", scim_type="invalidValue")
+        if not name:
+            raise _Problem(400, "displayName or name is required", scim_type="invalidValue")
+        _check_email(email)
+        active = body.get("active", True)
+        if not isinstance(active, bool):
+            raise _Problem(400, "active must be a boolean", scim_type="invalidValue")
+        language = body.get("preferredLanguage") or "en"  # [SCIM] default en, create only
+        sso = body.get(SSO_USER_SCHEMA)
+        sso_id = sso.get("ssoCustomerId") if isinstance(sso, dict) else None
+        if sso_id is not None and not isinstance(sso_id, str):
+            raise _Problem(400, "ssoCustomerId must be a string", scim_type="invalidValue")
+        self._ensure_email_free(email, None, scim=True)
+        account = self._insert(email, name, in_company=True)
+        account.active = active
+        account.language = str(language)
+        account.sso_customer_id = sso_id  # [SCIM] SsoUser extension, applied on create only
+        return _scim_ok(201, _scim_user(account), {"Location": f"/scim/v2/Users/{account.id}"})
+
+    def _scim_replace(self, request: EmulatorRequest, user_id: str) -> EmulatorResponse:
+        """[SCIM] PUT is a full replacement: what is left out takes its default.
+
+        Leaving out ``active`` therefore (re)activates, per RFC 7644 §3.5.1 and the SCIM
+        default; that is exactly why the product PATCHes instead.
+        """
+        account = self._company_user(user_id)
+        body = _json_object(request)
+        _require_schema(body, SCIM_USER_SCHEMA)
+        email = _scim_email(body)
+        name = _scim_name(body)
+        if email is None or not name:
+            raise _Problem(400, "PUT needs userName (or emails) and a name", scim_type="invalidValue")
+        _check_email(email)
+        active = body.get("active", True)
+        if not isinstance(active, bool):
+            raise _Problem(400, "active must be a boolean", scim_type="invalidValue")
+        self._ensure_email_free(email, account.id, scim=True)
+        account.email, account.name, account.active = email, name, active
+        return _scim_ok(200, _scim_user(account))
+
+    def _scim_patch(self, request: EmulatorRequest, user_id: str) -> EmulatorResponse:
+        """[SCIM] PATCH: only ``replace``, ``path`` optional in dot notation; all or nothing."""
+        account = self._company_user(user_id)
+        body = _json_object(request)
+        schemas = body.get("schemas")
+        if not isinstance(schemas, list) or not SCIM_PATCH_SCHEMAS.intersection(
+            s for s in schemas if isinstance(s, str)
+        ):
+            raise _Problem(400, "schemas must name the PatchOp message", scim_type="invalidSyntax")
+        operations = body.get("Operations")
+        if not isinstance(operations, list) or not operations:
+            raise _Problem(400, "Operations must be a non-empty list", scim_type="invalidSyntax")
+        draft = replace(account)
+        for operation in operations:
+            if not isinstance(operation, dict):
+                raise _Problem(400, "each operation must be an object", scim_type="invalidSyntax")
+            op = operation.get("op")
+            # Op names are case-insensitive (RFC 7644 §3.5.2); Entra sends "Replace".
+            if not isinstance(op, str) or op.lower() != "replace":
+                raise _Problem(400, f"unsupported op {op!r}: only replace", scim_type="invalidSyntax")
+            path = operation.get("path")
+            value = operation.get("value")
+            if path is None:
+                if not isinstance(value, dict):
+                    raise _Problem(
+                        400, "replace without path needs an object value", scim_type="invalidValue"
+                    )
+                for key, item in value.items():
+                    _patch_attribute(draft, key, item)
+            elif isinstance(path, str):
+                _patch_attribute(draft, path, value)
+            else:
+                raise _Problem(400, "path must be a string", scim_type="invalidPath")
+        if not draft.name:
+            raise _Problem(400, "name must not be empty", scim_type="invalidValue")
+        _check_email(draft.email)
+        self._ensure_email_free(draft.email, account.id, scim=True)
+        account.email, account.name, account.active = draft.email, draft.name, draft.active
+        return _scim_ok(200, _scim_user(account))
+
+    # ------------------------------------------------------------------ Web API v1, from SWAGGER and PDF
+
+    def _v1(self, request: EmulatorRequest, path: str) -> EmulatorResponse:
+        method = request.method
+        if path == "/ping" and method == "GET":
+            # [PS] Invoke-TeamViewerPing: a 200 either way, the body says whether the token is good.
+            return EmulatorResponse(200, {"token_valid": self._authorized(request)})
+        self._authenticate(request)
+        if path == "/account" and method == "GET":
+            owner = self._accounts[self.owner_id]
+            # [SWAGGER] AccountModel. Whether ``userid`` carries the "u" is not pinned down;
+            # the emulator sends the bare number and the client accepts both forms.
+            body = {
+                "userid": owner.id.removeprefix("u"),
+                "email": owner.email,
+                "name": owner.name,
+                "company_name": self.company_name,
+                "email_validated": True,
+                "email_language": owner.language,
+            }
+            return EmulatorResponse(200, body)
+        if path == "/users":
+            if method == "GET":
+                self._require(USERS_READ)
+                return self._v1_list(request)
+            if method == "POST":
+                self._require(USERS_CREATE)
+                return self._v1_create(request)
+            raise _method_not_allowed("GET, POST")
+        match = _V1_USER_PATH_RE.match(path)
+        if match is None:
+            raise _Problem(404, f"No route for /api/v1{path}", error="not_found")
+        user_id = match.group(1)
+        if not user_id.startswith("u"):
+            raise _Problem(400, "The user id must start with 'u'")  # [SWAGGER] GET /users/{id}
+        if method == "GET":
+            self._require(USERS_READ)
+            return EmulatorResponse(200, _v1_user(self._company_user(user_id)))
+        if method == "PUT":
+            self._require(USERS_MODIFY)
+            return self._v1_update(request, user_id)
+        # v1 DELETE exists ([SWAGGER]) but the product must never remove users; the emulator
+        # refuses it so an accidental call shows up loudly. Tests use remove_from_company().
+        raise _Problem(501, "DELETE is not emulated", error="not_implemented")
+
+    def _v1_list(self, request: EmulatorRequest) -> EmulatorResponse:
+        """[SWAGGER] GET /users: ``email`` exact and comma-separated ([PDF] §4.4.1), ``name`` substring.
+
+        "Exact" is taken as case-sensitive, like the SCIM filter: the conservative reading.
+        There is no paging; ``full_list`` only adds detail in the real API, and every field
+        the emulator models is always returned.
+        """
+        accounts = self._company()
+        emails = request.query.get("email")
+        if emails:
+            wanted = {e.strip() for e in emails.split(",") if e.strip()}
+            accounts = [a for a in accounts if a.email in wanted]
+        name = request.query.get("name")
+        if name:
+            accounts = [a for a in accounts if name.casefold() in a.name.casefold()]
+        return EmulatorResponse(200, {"users": [_v1_user(a) for a in accounts]})
+
+    def _v1_create(self, request: EmulatorRequest) -> EmulatorResponse:
+        """[SWAGGER] POST /users: email, name, language required; 200 with the user ([PDF] p.28)."""
+        body = _json_object(request)
+        email = _v1_string(body, "email", 6, 100, required=True)
+        name = _v1_string(body, "name", 2, 50, required=True)
+        language = _v1_string(body, "language", 2, 10, required=True)
+        sso_id = _v1_string(body, "sso_customer_id", 1, 1000, required=False)
+        assert email is not None and name is not None and language is not None
+        _check_email(email, v1=True)
+        self._ensure_email_free(email, None, scim=False)
+        account = self._insert(email, name, in_company=True)
+        account.language = language
+        account.sso_customer_id = sso_id
+        # [PDF] p.28: the new URI is "also in a header"; Location is the natural one.
+        return EmulatorResponse(200, _v1_user(account), {"Location": f"/api/v1/users/{account.id}"})
+
+    def _v1_update(self, request: EmulatorRequest, user_id: str) -> EmulatorResponse:
+        """[SWAGGER] PUT /users/{id}: only the fields sent change; 204 ([PDF] p.31)."""
+        account = self._company_user(user_id)
+        body = _json_object(request)
+        email = _v1_string(body, "email", 6, 100, required=False)
+        name = _v1_string(body, "name", 2, 50, required=False)
+        sso_id = _v1_string(body, "sso_customer_id", 1, 1000, required=False)
+        active = body.get("active")
+        if active is not None and not isinstance(active, bool):
+            raise _Problem(400, "active must be a boolean")
+        if email is not None:
+            _check_email(email, v1=True)
+            self._ensure_email_free(email, account.id, scim=False)
+            account.email = email
+        if name is not None:
+            account.name = name
+        if active is not None:
+            account.active = active
+        if sso_id is not None:
+            account.sso_customer_id = sso_id
+        return EmulatorResponse(204)
+
+    # ------------------------------------------------------------------ shared rules
+
+    def _authorized(self, request: EmulatorRequest) -> bool:
+        header = request.header("authorization") or ""
+        scheme, _, value = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token.encode())
+
+    def _authenticate(self, request: EmulatorRequest) -> None:
+        if not self._authorized(request):
+            # [PDF] §5.1/§5.2: 401 invalid_token. The body never echoes what was sent.
+            raise _Problem(401, "The access token is missing, invalid or expired", error="invalid_token")
+
+    def _require(self, permission: str) -> None:
+        if permission not in self.permissions:
+            # [SCIM] token scopes; [PS] ConvertTo-ErrorRecord maps ``invalid_permission``.
+            raise _Problem(
+                403, f"invalid_permission: the token lacks {permission}", error="invalid_permission"
+            )
+
+    def _ensure_email_free(self, email: str, own_id: str | None, *, scim: bool) -> None:
+        """Emails are unique across all of TeamViewer ([OKTA-KB] §6), compared case-insensitively.
+
+        The reference does not say whether TeamViewer compares case; an email service that
+        let ``A@x`` and ``a@x`` coexist would be unusual, so the emulator refuses both.
+        """
+        key = email.casefold()
+        for account in self._accounts.values():
+            if account.id != own_id and account.email.casefold() == key:
+                detail = "email_in_use: the e-mail is already used by another account"
+                if scim:
+                    raise _Problem(
+                        self.scim_conflict_status, detail, error="email_in_use", scim_type="uniqueness"
+                    )
+                raise _Problem(400, detail, error="email_in_use")  # [PDF] §5.2
+
+    def _insert(self, email: str, name: str, *, in_company: bool) -> _Account:
+        with self.lock:
+            if any(a.email.casefold() == email.casefold() for a in self._accounts.values()):
+                raise ValueError(f"email already taken: {email}")
+            account = _Account(id=f"u{self._next_number}", email=email, name=name, in_company=in_company)
+            self._next_number += 1
+            self._accounts[account.id] = account
+            return account
+
+    def _company(self) -> list[_Account]:
+        return [a for a in self._accounts.values() if a.in_company]
+
+    def _company_user(self, user_id: str) -> _Account:
+        account = self._accounts.get(user_id)
+        if account is None or not account.in_company:
+            raise _Problem(404, f"User {user_id} not found", error="not_found")
+        return account
+
+    def _throttle(self, request: EmulatorRequest) -> EmulatorResponse | None:
+        limit = self.rate_limit
+        if limit is None:
+            return None
+        with self.lock:
+            now = self._clock()
+            elapsed = max(0.0, now - self._bucket_time)
+            self._bucket_time = now
+            self._bucket_level = min(
+                float(limit.capacity), self._bucket_level + elapsed * limit.requests_per_second
+            )
+            if self._bucket_level >= 1.0:
+                self._bucket_level -= 1.0
+                return None
+            self.throttled += 1
+            wait = (1.0 - self._bucket_level) / limit.requests_per_second
+        if limit.style == "403":
+            # [PDF] §5.1 "403 Forbidden / Rate Limit Reached" with error rate_limit_reached; the
+            # reference only knows the v1 body, so SCIM paths get the same one.
+            return _v1_error(
+                _Problem(403, "Too many calls with the same access token", error="rate_limit_reached")
+            )
+        headers = {"Retry-After": str(max(1, math.ceil(wait)))} if limit.retry_after else {}
+        problem = _Problem(429, "Too many requests", error="rate_limit_reached", headers=headers)
+        return _scim_error(problem) if request.path.startswith("/scim/") else _v1_error(problem)
+
+    def _record(self, request: EmulatorRequest, status: int | None, fault: InjectedFault | None) -> None:
+        record = CallRecord(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            status=status,
+            fault=fault.kind if fault is not None else None,
+            after_apply=fault.after_apply if fault is not None else False,
+            timestamp=time.time(),
+        )
+        with self.lock:
+            self.calls.append(record)
+
+
+# ---------------------------------------------------------------------- representations
+
+
+def _dump(account: _Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "email": account.email,
+        "name": account.name,
+        "active": account.active,
+        "sso_customer_id": account.sso_customer_id,
+    }
+
+
+def _split_name(name: str) -> tuple[str | None, str | None]:
+    """[SCIM] output splits the name on the first space; both parts null without one."""
+    given, space, family = name.partition(" ")
+    return (given, family) if space else (None, None)
+
+
+def _scim_user(account: _Account) -> dict[str, Any]:
+    """[SCIM] User: schemas, id, name (given, family, formatted), displayName, emails, userName, active."""
+    given, family = _split_name(account.name)
+    return {
+        "schemas": [SCIM_USER_SCHEMA],
+        "id": account.id,
+        "userName": account.email,
+        "displayName": account.name,
+        "name": {"givenName": given, "familyName": family, "formatted": account.name},
+        "emails": [{"primary": True, "value": account.email}],
+        "active": account.active,
+    }
+
+
+def _v1_user(account: _Account) -> dict[str, Any]:
+    """[SWAGGER] user fields the product reads; the rest (licenses, tfa, ...) is not modelled."""
+    return {"id": account.id, "name": account.name, "email": account.email, "active": account.active}
+
+
+def _scim_ok(status: int, body: Any, headers: Mapping[str, str] | None = None) -> EmulatorResponse:
+    return EmulatorResponse(status, body, dict(headers or {}), content_type=SCIM_CONTENT_TYPE)
+
+
+def _scim_error(problem: _Problem) -> EmulatorResponse:
+    """RFC 7644 §3.12 error body ([SCIM] documents none): status as a string, detail, scimType."""
+    body: dict[str, Any] = {
+        "schemas": [SCIM_ERROR_SCHEMA],
+        "status": str(problem.status),
+        "detail": problem.detail,
+    }
+    if problem.scim_type:
+        body["scimType"] = problem.scim_type
+    return EmulatorResponse(problem.status, body, problem.headers, content_type=SCIM_CONTENT_TYPE)
+
+
+def _v1_error(problem: _Problem) -> EmulatorResponse:
+    """[PDF] §5.2 error body: error, error_description, error_code."""
+    body = {"error": problem.error, "error_description": problem.detail, "error_code": problem.status}
+    return EmulatorResponse(problem.status, body, problem.headers)
+
+
+def _method_not_allowed(allowed: str) -> _Problem:
+    return _Problem(405, "Method not allowed", error="invalid_request", headers={"Allow": allowed})
+
+
+# ---------------------------------------------------------------------- request parsing
+
+
+def _json_object(request: EmulatorRequest) -> dict[str, Any]:
+    try:
+        body = request.json()
+    except ValueError:
+        raise _Problem(400, "The body is not valid JSON", scim_type="invalidSyntax") from None
+    if not isinstance(body, dict):
+        raise _Problem(400, "The body must be a JSON object", scim_type="invalidSyntax")
+    return body
+
+
+def _require_schema(body: Mapping[str, Any], schema: str) -> None:
+    schemas = body.get("schemas")
+    if not isinstance(schemas, list) or schema not in schemas:
+        raise _Problem(400, f"schemas must include {schema}", scim_type="invalidSyntax")
+
+
+def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise _Problem(400, f"{name} must be an integer", scim_type="invalidValue") from None
+
+
+def _check_email(email: str, *, v1: bool = False) -> None:
+    too_long = v1 and not 6 <= len(email) <= 100
+    if too_long or not _EMAIL_RE.match(email):
+        raise _Problem(400, "Invalid email address", scim_type="invalidValue")
+
+
+def _scim_email(body: Mapping[str, Any]) -> str | None:
+    """[SCIM] email = ``userName`` (wins) or ``emails[primary or first].value``."""
+    user_name = body.get("userName")
+    if isinstance(user_name, str) and user_name:
+        return user_name
+    raw = body.get("emails")
+    entries = raw if isinstance(raw, list) else []
+    values = [e for e in entries if isinstance(e, dict) and isinstance(e.get("value"), str) and e["value"]]
+    for entry in values:
+        if entry.get("primary") is True:
+            return str(entry["value"])
+    return str(values[0]["value"]) if values else None
+
+
+def _scim_name(body: Mapping[str, Any]) -> str:
+    """[SCIM] name = ``displayName`` > ``name.formatted`` > ``givenName`` + " " + ``familyName``."""
+    display = body.get("displayName")
+    if isinstance(display, str) and display.strip():
+        return display.strip()
+    name = body.get("name")
+    if not isinstance(name, dict):
+        return ""
+    formatted = name.get("formatted")
+    if isinstance(formatted, str) and formatted.strip():
+        return formatted.strip()
+    parts = [name.get("givenName"), name.get("familyName")]
+    return " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+
+
+def _parse_filter(raw: str) -> tuple[str, Callable[[str], bool]]:
+    match = _FILTER_RE.match(raw)
+    if match is None:
+        raise _Problem(400, f"Unsupported filter: {raw}", scim_type="invalidFilter")
+    attribute, operator, quoted = match.group(1).lower(), match.group(2).lower(), match.group(3)
+    if attribute not in {"username", "emails.value", "displayname", "name", "name.formatted"}:
+        raise _Problem(400, f"Unsupported filter attribute: {match.group(1)}", scim_type="invalidFilter")
+    compare = _FILTER_OPERATORS.get(operator)
+    if compare is None:
+        raise _Problem(400, f"Unsupported filter operator: {match.group(2)}", scim_type="invalidFilter")
+    try:
+        wanted = json.loads(quoted)  # RFC 7644 filter values are JSON strings
+    except ValueError:
+        raise _Problem(400, f"Malformed filter value: {quoted}", scim_type="invalidFilter") from None
+    return attribute, lambda have: compare(have, wanted)
+
+
+def _filter_value(account: _Account, attribute: str) -> str:
+    return account.email if attribute in {"username", "emails.value"} else account.name
+
+
+def _patch_attribute(draft: _Account, attribute: str, value: Any) -> None:
+    """Apply one [SCIM] patchable attribute (attribute names are case-insensitive, RFC 7644)."""
+    key = attribute.lower()
+    given, family = _split_name(draft.name)
+    if key in {"username", "emails.value"}:
+        draft.email = _patch_string(attribute, value)
+    elif key == "emails":
+        chosen = _scim_email({"emails": value}) if isinstance(value, list) else None
+        if chosen is None:
+            raise _Problem(400, "emails must be a list with a value", scim_type="invalidValue")
+        draft.email = chosen
+    elif key in {"displayname", "name.formatted"}:
+        draft.name = _patch_string(attribute, value).strip()
+    elif key == "name.givenname":
+        draft.name = f"{_patch_string(attribute, value).strip()} {family or ''}".strip()
+    elif key == "name.familyname":
+        draft.name = f"{given or draft.name} {_patch_string(attribute, value).strip()}".strip()
+    elif key == "name":
+        if not isinstance(value, dict):
+            raise _Problem(400, "name must be an object", scim_type="invalidValue")
+        for sub_key, sub_value in value.items():
+            _patch_attribute(draft, f"name.{sub_key}", sub_value)
+    elif key == "active":
+        if not isinstance(value, bool):
+            raise _Problem(400, "active must be a boolean", scim_type="invalidValue")
+        draft.active = value
+    else:
+        raise _Problem(400, f"Attribute {attribute} cannot be patched", scim_type="invalidPath")
+
+
+def _patch_string(attribute: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise _Problem(400, f"{attribute} must be a non-empty string", scim_type="invalidValue")
+    return value
+
+
+def _v1_string(body: Mapping[str, Any], field: str, low: int, high: int, *, required: bool) -> str | None:
+    value = body.get(field)
+    if value is None:
+        if required:
+            raise _Problem(400, f"{field} is required")
+        return None
+    if not isinstance(value, str) or not low <= len(value) <= high:
+        raise _Problem(400, f"{field} must be a string of {low} to {high} characters")
+    return value

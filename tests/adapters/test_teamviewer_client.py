@@ -1,0 +1,633 @@
+"""TeamViewerClient against the TeamViewer emulator over real loopback HTTP.
+
+A few tests use an in-process transport where they must see or forge exact bytes
+(request headers, garbled bodies); ``_classify`` is table-tested on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from tvsync.adapters.errors import (
+    AuthError,
+    ConflictError,
+    InvalidError,
+    ThrottledError,
+    TransientError,
+    UpstreamError,
+)
+from tvsync.adapters.retry import RetryPolicy
+from tvsync.adapters.teamviewer_client import (
+    PATCH_OP_SCHEMA,
+    SSO_USER_SCHEMA,
+    TeamViewerClient,
+    TokenOwner,
+    _classify,
+)
+from tvsync.emulators.http import FaultKind, FaultPolicy, serve
+from tvsync.emulators.teamviewer import USERS_MODIFY, RateLimit, TeamViewerEmulator
+from tvsync.models.teamviewer import TeamViewerAccount
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+TOKEN = "tv-secret-token-4f1c9a"
+FAST = httpx.Timeout(connect=1.0, read=0.2, write=1.0, pool=1.0)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Stack:
+    """An emulator served on 127.0.0.1 plus a factory for clients pointed at it."""
+
+    def __init__(self, app: TeamViewerEmulator, url: str) -> None:
+        self.app = app
+        self.url = url
+        self._clients: list[TeamViewerClient] = []
+
+    def client(self, token: str = TOKEN, **kwargs: Any) -> TeamViewerClient:
+        kwargs.setdefault("timeout", FAST)
+        client = TeamViewerClient(self.url, lambda: token, **kwargs)
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def stack(clock: FakeClock) -> Iterator[Stack]:
+    app = TeamViewerEmulator(TOKEN, clock=clock, faults=FaultPolicy(timeout_delay=0.6))
+    app.add_user("Jane.Doe@Example.test", "Jane Doe")
+    app.add_user("john.roe@example.test", "John Roe", active=False)
+    app.add_foreign_account("outsider@example.test", "Out Sider")
+    with serve(app) as server:
+        test_stack = Stack(app, server.url)
+        yield test_stack
+        test_stack.close()
+
+
+def in_process(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any) -> TeamViewerClient:
+    return TeamViewerClient("http://tv.test", lambda: TOKEN, transport=httpx.MockTransport(handler), **kwargs)
+
+
+# ---------------------------------------------------------------------- lookups
+
+
+def test_find_by_email_is_one_exact_scim_query(stack: Stack) -> None:
+    found = stack.client().find_by_email("Jane.Doe@Example.test")
+    assert found == TeamViewerAccount(
+        id="u1000002", email="Jane.Doe@Example.test", name="Jane Doe", active=True
+    )
+    (call,) = stack.app.calls
+    assert (call.method, call.path) == ("GET", "/scim/v2/Users")
+    assert call.query == {"filter": 'userName eq "Jane.Doe@Example.test"'}
+
+
+def test_find_by_email_misses_other_case_and_casefold_finds_it(stack: Stack) -> None:
+    """The SCIM filter is case-sensitive ([SCIM]); the casefold fallback is the cure."""
+    client = stack.client()
+    assert client.find_by_email("jane.doe@example.test") is None
+    found = client.find_by_email_casefold("JANE.DOE@example.TEST")
+    assert found is not None
+    assert found.id == "u1000002"
+    assert client.find_by_email_casefold("outsider@example.test") is None  # foreign: invisible
+
+
+@pytest.mark.parametrize("email", ['we"ird@example.test', "back\\slash@example.test", 'both\\"@example.test'])
+def test_find_by_email_escapes_filter_value(stack: Stack, email: str) -> None:
+    stack.app.add_user(email, "Odd Address")
+    found = stack.client().find_by_email(email)
+    assert found is not None
+    assert found.email == email
+
+
+def test_find_by_email_prefers_exact_then_casefold_match() -> None:
+    """Whatever the server's filter returns, the client only accepts the asked-for email."""
+    resources = [
+        {"id": "u1", "userName": "other@example.test", "displayName": "O", "active": True},
+        {"id": "u2", "userName": "A@example.test", "displayName": "A", "active": True},
+        {"id": "u3", "userName": "a@example.test", "displayName": "a", "active": True},
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"totalResults": 3, "Resources": resources})
+
+    with in_process(handler) as client:
+        assert client.find_by_email("a@example.test") == TeamViewerAccount(
+            id="u3", email="a@example.test", name="a", active=True
+        )
+        found = client.find_by_email("A@EXAMPLE.TEST")
+        assert found is not None
+        assert found.id == "u2"
+        assert client.find_by_email("nobody@example.test") is None
+
+
+@pytest.mark.parametrize("zero_echo", [False, True], ids=["rfc-echo", "zero-echo"])
+@pytest.mark.parametrize(
+    ("extra_users", "page_size", "expected_starts"),
+    [
+        (7, 3, ["1", "4", "7", "10"]),
+        (6, 3, ["1", "4", "7"]),
+        (0, 100, ["1"]),
+        (4, 1, ["1", "2", "3", "4", "5", "6", "7"]),
+    ],
+    ids=["short-last-page", "exact-multiple-stops-on-total", "single", "page-of-one"],
+)
+def test_iter_users_pages(
+    stack: Stack, zero_echo: bool, extra_users: int, page_size: int, expected_starts: list[str]
+) -> None:
+    """Paging over several pages; the next startIndex never trusts the response's echo."""
+    stack.app.scim_zero_start_index = zero_echo
+    for n in range(extra_users):
+        stack.app.add_user(f"user{n}@example.test", f"User {n}")
+    stack.app.reset_calls()
+    users = list(stack.client().iter_users(page_size))
+    assert [u.id for u in users] == [u["id"] for u in stack.app.users()]
+    assert len(users) == 3 + extra_users
+    assert [c.query["startIndex"] for c in stack.app.calls] == expected_starts
+    assert {c.query["count"] for c in stack.app.calls} == {str(page_size)}
+
+
+def test_iter_users_is_lazy(stack: Stack) -> None:
+    for n in range(5):
+        stack.app.add_user(f"user{n}@example.test", f"User {n}")
+    stack.app.reset_calls()
+    users = stack.client().iter_users(2)
+    assert next(users).id == "u1000001"
+    assert len(stack.app.calls) == 1
+    users.close()
+
+
+def test_iter_users_rejects_bad_page_size(stack: Stack) -> None:
+    with pytest.raises(ValueError, match="page_size"):
+        list(stack.client().iter_users(0))
+
+
+@pytest.mark.parametrize(("user_id", "found"), [("u1000003", True), ("u1000004", False), ("u404", False)])
+def test_get(stack: Stack, user_id: str, found: bool) -> None:
+    account = stack.client().get(user_id)
+    if found:
+        assert account == TeamViewerAccount(
+            id="u1000003", email="john.roe@example.test", name="John Roe", active=False
+        )
+    else:
+        assert account is None
+
+
+def test_get_quotes_the_id_into_one_path_segment(stack: Stack) -> None:
+    assert stack.client().get("u1/../../api/v1/account") is None
+    assert stack.app.calls[-1].path == "/scim/v2/Users/u1%2F..%2F..%2Fapi%2Fv1%2Faccount"
+
+
+# ---------------------------------------------------------------------- writes
+
+
+def test_create_with_sso_and_language(stack: Stack) -> None:
+    account = stack.client(sso_customer_id="a1b2bc4d5e6f7").create(
+        "New.Person@example.test", "New Person", language="de"
+    )
+    assert account == TeamViewerAccount(
+        id="u1000005", email="New.Person@example.test", name="New Person", active=True
+    )
+    assert stack.app.user_by_email("new.person@example.test") == {
+        "id": "u1000005",
+        "email": "New.Person@example.test",
+        "name": "New Person",
+        "active": True,
+        "sso_customer_id": "a1b2bc4d5e6f7",
+    }
+
+
+def test_create_without_sso(stack: Stack) -> None:
+    stack.client().create("plain@example.test", "Plain User")
+    stored = stack.app.user_by_email("plain@example.test")
+    assert stored is not None
+    assert stored["sso_customer_id"] is None
+
+
+@pytest.mark.parametrize(("sso", "language"), [("cust-1", "de_DE"), (None, None)])
+def test_create_request_shape(sso: str | None, language: str | None) -> None:
+    """[SCIM] POST with Content-Type application/scim+json; SsoUser extension only when configured."""
+    seen: list[httpx.Request] = []
+    app = TeamViewerEmulator(TOKEN)
+    emulator = app.transport()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return emulator.handle_request(request)
+
+    with in_process(handler, sso_customer_id=sso) as client:
+        client.create("shape@example.test", "Sha Pe", language=language)
+    (request,) = seen
+    assert request.headers["Content-Type"] == "application/scim+json"
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    body = json.loads(request.content)
+    assert body["userName"] == "shape@example.test"
+    assert body["displayName"] == "Sha Pe"
+    assert (SSO_USER_SCHEMA in body["schemas"]) is (sso is not None)
+    assert body.get(SSO_USER_SCHEMA) == ({"ssoCustomerId": sso} if sso else None)
+    assert body.get("preferredLanguage") == language
+
+
+def test_update_is_one_patch_with_one_op_per_field(stack: Stack) -> None:
+    stack.client().update("u1000003", active=True, name="Johnny Roe", email="Johnny@example.test")
+    (call,) = stack.app.calls
+    assert (call.method, call.path, call.status) == ("PATCH", "/scim/v2/Users/u1000003", 200)
+    assert stack.app.user_by_email("johnny@example.test") == {
+        "id": "u1000003",
+        "email": "Johnny@example.test",
+        "name": "Johnny Roe",
+        "active": True,
+        "sso_customer_id": None,
+    }
+
+
+def test_update_patch_body() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        assert request.headers["Content-Type"] == "application/scim+json"
+        return httpx.Response(200, json={})
+
+    with in_process(handler) as client:
+        client.update("u1", active=False, name="N N", email="e@x.test")
+    assert seen == [
+        {
+            "schemas": [PATCH_OP_SCHEMA],
+            "Operations": [
+                {"op": "replace", "path": "active", "value": False},
+                {"op": "replace", "path": "displayName", "value": "N N"},
+                {"op": "replace", "path": "userName", "value": "e@x.test"},
+            ],
+        }
+    ]
+
+
+def test_update_without_fields_sends_nothing(stack: Stack) -> None:
+    stack.client().update("u1000002")
+    assert stack.app.calls == []
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda c: c.deactivate("u1000002"), {"active": False}),
+        (lambda c: c.activate("u1000003"), {"active": True}),
+        (lambda c: c.rename("u1000002", "Janet Doe"), {"name": "Janet Doe"}),
+        (lambda c: c.change_email("u1000002", "janet@example.test"), {"email": "janet@example.test"}),
+    ],
+    ids=["deactivate", "activate", "rename", "change_email"],
+)
+def test_update_wrappers(
+    stack: Stack, call: Callable[[TeamViewerClient], None], expected: dict[str, Any]
+) -> None:
+    user_id = "u1000003" if expected == {"active": True} else "u1000002"
+    before = next(u for u in stack.app.users() if u["id"] == user_id)
+    call(stack.client())
+    after = next(u for u in stack.app.users() if u["id"] == user_id)
+    assert after == {**before, **expected}
+    assert stack.app.writes() == 1
+
+
+# ---------------------------------------------------------------------- v1
+
+
+def test_token_owner_and_ping(stack: Stack) -> None:
+    client = stack.client()
+    assert client.token_owner() == TokenOwner(id="u1000001", email="admin@example.test", name="Company Admin")
+    assert client.ping() is True
+    assert stack.client(token="wrong").ping() is False
+
+
+@pytest.mark.parametrize("userid", ["u1234567", "1234567", 1234567])
+def test_token_owner_accepts_userid_with_or_without_u(userid: object) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"userid": userid, "email": "o@example.test", "name": "O W"})
+
+    with in_process(handler) as client:
+        assert client.token_owner().id == "u1234567"
+
+
+def test_ping_401_means_false() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"error": "invalid_token"})
+
+    with in_process(handler) as client:
+        assert client.ping() is False
+
+
+# ---------------------------------------------------------------------- error classes, end to end
+
+
+def test_wrong_token_is_auth_error(stack: Stack) -> None:
+    with pytest.raises(AuthError) as caught:
+        stack.client(token="wrong-token").find_by_email("jane.doe@example.test")
+    assert caught.value.status == 401
+    assert "wrong-token" not in str(caught.value)
+
+
+def test_missing_permission_is_auth_error(stack: Stack) -> None:
+    stack.app.permissions = stack.app.permissions - {USERS_MODIFY}
+    with pytest.raises(AuthError) as caught:
+        stack.client().deactivate("u1000002")
+    assert caught.value.status == 403
+    assert "invalid_permission" in str(caught.value)
+
+
+def test_throttled_429_carries_retry_after(stack: Stack) -> None:
+    stack.app.rate_limit = RateLimit(requests_per_second=0.5, burst=1)
+    client = stack.client()
+    client.get("u1000002")
+    with pytest.raises(ThrottledError) as caught:
+        client.get("u1000002")
+    assert caught.value.status == 429
+    assert caught.value.retry_after == 2.0
+
+
+def test_throttled_403_rate_limit_reached(stack: Stack) -> None:
+    stack.app.rate_limit = RateLimit(requests_per_second=1, burst=1, style="403")
+    client = stack.client()
+    client.ping()
+    with pytest.raises(ThrottledError) as caught:
+        client.find_by_email("jane.doe@example.test")
+    assert caught.value.status == 403
+    assert caught.value.retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail"),
+    [
+        (FaultKind.SERVER_ERROR, "Injected server error"),
+        (FaultKind.TIMEOUT, "timed out"),
+        (FaultKind.DROP, "connection"),
+    ],
+)
+def test_transient_errors(stack: Stack, kind: FaultKind, detail: str) -> None:
+    stack.app.faults = FaultPolicy(failure_rate=1.0, kinds=(kind,), after_apply_share=0.0, timeout_delay=0.6)
+    with pytest.raises(TransientError) as caught:
+        stack.client().get("u1000002")
+    assert detail in str(caught.value)
+    if kind is FaultKind.SERVER_ERROR:
+        assert caught.value.status in {500, 502, 503}
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        lambda c: c.create("outsider@example.test", "Out Sider"),
+        lambda c: c.create("OUTSIDER@example.test", "Out Sider"),
+        lambda c: c.create("jane.doe@example.test", "Jane Doe"),
+        lambda c: c.change_email("u1000002", "outsider@example.test"),
+    ],
+    ids=["foreign", "foreign-other-case", "company-other-case", "email-change"],
+)
+def test_conflict(stack: Stack, action: Callable[[TeamViewerClient], object]) -> None:
+    with pytest.raises(ConflictError) as caught:
+        action(stack.client())
+    assert "email_in_use" in str(caught.value)
+    assert caught.value.retryable is False
+
+
+def test_conflict_with_400_knob(stack: Stack) -> None:
+    stack.app.scim_conflict_status = 400
+    with pytest.raises(ConflictError):
+        stack.client().create("outsider@example.test", "Out Sider")
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        lambda c: c.create("not-an-email", "Bad Mail"),
+        lambda c: c.create("ok@example.test", ""),
+        lambda c: c.deactivate("u9999999"),
+    ],
+    ids=["bad-email", "no-name", "unknown-user"],
+)
+def test_invalid(stack: Stack, action: Callable[[TeamViewerClient], object]) -> None:
+    with pytest.raises(InvalidError) as caught:
+        action(stack.client())
+    assert caught.value.status in {400, 404}
+
+
+# ---------------------------------------------------------------------- retries
+
+
+def test_retry_absorbs_short_retry_after(stack: Stack, clock: FakeClock) -> None:
+    """The emulator's clock moves with the policy's sleep: a real wait, without waiting."""
+    stack.app.rate_limit = RateLimit(requests_per_second=1, burst=1)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.advance(seconds)
+
+    client = stack.client(retry=RetryPolicy(max_attempts=3, max_wait=2.0, sleep=sleep))
+    assert client.ping() is True
+    found = client.find_by_email("Jane.Doe@Example.test")
+    assert found is not None
+    assert waits == [1.0]
+    assert [c.status for c in stack.app.calls] == [200, 429, 200]
+
+
+def test_retry_gives_up_on_long_retry_after(stack: Stack) -> None:
+    stack.app.rate_limit = RateLimit(requests_per_second=0.1, burst=1)
+    waits: list[float] = []
+    client = stack.client(retry=RetryPolicy(max_attempts=3, max_wait=2.0, sleep=waits.append))
+    client.ping()
+    with pytest.raises(ThrottledError) as caught:
+        client.ping()
+    assert caught.value.retry_after == 10.0
+    assert waits == []
+
+
+def test_retry_recovers_from_dropped_connection(stack: Stack) -> None:
+    stack.app.faults = FaultPolicy(failure_rate=0.5, seed=3, kinds=(FaultKind.DROP,), after_apply_share=0.0)
+    client = stack.client(retry=RetryPolicy(max_attempts=10, base_backoff=0.0, sleep=lambda _: None))
+    assert [client.get("u1000002") is not None for _ in range(5)] == [True] * 5
+    assert any(c.fault is FaultKind.DROP for c in stack.app.calls)
+
+
+# ---------------------------------------------------------------------- classification table
+
+
+def response(status: int, body: object = None, *, raw: bytes | None = None, **headers: str) -> httpx.Response:
+    request = httpx.Request("GET", "http://tv.test/scim/v2/Users")
+    if raw is not None:
+        return httpx.Response(status, content=raw, headers=headers, request=request)
+    if body is None:
+        return httpx.Response(status, headers=headers, request=request)
+    return httpx.Response(status, json=body, headers=headers, request=request)
+
+
+@pytest.mark.parametrize(
+    ("resp", "expected", "retry_after"),
+    [
+        (response(401, {"error": "invalid_token", "error_code": 401}), AuthError, None),
+        (response(401, raw=b"<html>nope</html>"), AuthError, None),
+        (response(429, {"error": "rate_limit_reached"}, **{"Retry-After": "7"}), ThrottledError, 7.0),
+        (response(429, **{"Retry-After": "soon"}), ThrottledError, None),
+        (response(429), ThrottledError, None),
+        (response(403, {"error": "rate_limit_reached", "error_code": 403}), ThrottledError, None),
+        (response(403, {"error": "invalid_permission"}), AuthError, None),
+        (response(403, {"error": "blocked"}), AuthError, None),
+        (response(403, raw=b"\xff\xfe garbage"), AuthError, None),
+        (response(409, {"schemas": ["x"], "status": "409", "scimType": "uniqueness"}), ConflictError, None),
+        (response(409), ConflictError, None),
+        (response(400, {"error": "email_in_use", "error_code": 400}), ConflictError, None),
+        (response(400, {"status": "400", "scimType": "uniqueness", "detail": "taken"}), ConflictError, None),
+        (response(400, {"status": "400", "detail": "email_in_use: taken"}), ConflictError, None),
+        (response(400, {"error": "invalid_request"}), InvalidError, None),
+        (response(400, [1, 2, 3]), InvalidError, None),
+        (response(404, {"status": "404"}), InvalidError, None),
+        (response(418, raw=b""), InvalidError, None),
+        (response(500, {"error": "internal_error"}), TransientError, None),
+        (response(502, raw=b"<html>Bad Gateway</html>"), TransientError, None),
+        (response(503, "down"), TransientError, None),
+        (response(302, raw=b"", Location="http://elsewhere"), TransientError, None),
+        (response(200, {"unexpected": True}), TransientError, None),
+    ],
+)
+def test_classify(resp: httpx.Response, expected: type[UpstreamError], retry_after: float | None) -> None:
+    error = _classify("op", resp, secret=TOKEN)
+    assert type(error) is expected
+    assert error.status == resp.status_code
+    assert error.service == "teamviewer"
+    if isinstance(error, ThrottledError):
+        assert error.retry_after == retry_after
+
+
+def test_classify_cuts_long_server_text() -> None:
+    error = _classify("op", response(400, {"error": "invalid_request", "error_description": "x" * 5000}))
+    assert len(str(error)) < 300
+
+
+# ---------------------------------------------------------------------- secrets
+
+
+def echo_token(status: int) -> Callable[[httpx.Request], httpx.Response]:
+    """A hostile server that puts the Authorization header into its error text."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        text = f"rejected {request.headers['Authorization']}"
+        return httpx.Response(
+            status, json={"error": "invalid_request", "error_description": text, "detail": text}
+        )
+
+    return handler
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 409, 429, 500])
+def test_no_token_in_errors_even_when_server_echoes_it(status: int) -> None:
+    with in_process(echo_token(status)) as client, pytest.raises(UpstreamError) as caught:
+        client.get("u1")
+    assert TOKEN not in str(caught.value)
+    assert TOKEN not in repr(caught.value)
+    assert "***" in str(caught.value)
+
+
+def test_no_token_in_any_error_class_end_to_end(stack: Stack) -> None:
+    """Every class the client raises, from the emulator, with the token checked in str and repr."""
+    errors: list[UpstreamError] = []
+
+    def capture(action: Callable[[], object]) -> None:
+        try:
+            action()
+        except UpstreamError as exc:
+            errors.append(exc)
+
+    client = stack.client()
+    capture(lambda: stack.client(token=TOKEN + "-stale").get("u1000002"))  # auth
+    capture(lambda: client.create("outsider@example.test", "Out Sider"))  # conflict
+    capture(lambda: client.create("bad", "Bad Mail"))  # invalid
+    stack.app.faults = FaultPolicy(failure_rate=1.0, kinds=(FaultKind.DROP,))
+    capture(lambda: client.get("u1000002"))  # transient
+    stack.app.faults = FaultPolicy()
+    stack.app.rate_limit = RateLimit(requests_per_second=1, burst=1)
+    capture(lambda: [client.ping() for _ in range(3)])  # throttled
+    assert {type(e) for e in errors} == {
+        AuthError,
+        ConflictError,
+        InvalidError,
+        TransientError,
+        ThrottledError,
+    }
+    for error in errors:
+        assert TOKEN not in str(error)
+        assert TOKEN not in repr(error)
+        assert TOKEN not in repr(error.__dict__)
+
+
+def test_client_repr_has_no_token(stack: Stack) -> None:
+    assert TOKEN not in repr(stack.client())
+
+
+def test_garbled_success_body_is_transient_and_not_retried() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(201, content=b"<html>proxy page</html>")
+
+    retry = RetryPolicy(max_attempts=3, base_backoff=0.0, sleep=lambda _: None)
+    with (
+        in_process(handler, retry=retry) as client,
+        pytest.raises(TransientError, match="unexpected response"),
+    ):
+        client.create("x@example.test", "X Y")
+    assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        {"userName": "a@x.test", "active": True},
+        {"id": "u1", "active": True},
+        {"id": "u1", "userName": "a@x.test"},
+    ],
+    ids=["no-id", "no-email", "no-active"],
+)
+def test_incomplete_user_is_transient(resource: dict[str, Any]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=resource)
+
+    with in_process(handler) as client, pytest.raises(TransientError):
+        client.get("u1")
+
+
+def test_email_from_emails_and_name_from_parts() -> None:
+    """[SCIM] mapping on read: email from emails[primary], name from name parts."""
+    resource = {
+        "id": "u7",
+        "emails": [{"value": "second@x.test"}, {"value": "prim@x.test", "primary": True}],
+        "name": {"givenName": "Giv", "familyName": "Fam"},
+        "active": False,
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=resource)
+
+    with in_process(handler) as client:
+        assert client.get("u7") == TeamViewerAccount(
+            id="u7", email="prim@x.test", name="Giv Fam", active=False
+        )

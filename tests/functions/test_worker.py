@@ -1,0 +1,403 @@
+"""WorkerFunction against embedded AWS (moto) and the TeamViewer and Okta emulators over
+real loopback HTTP, driven through SQS events built as Lambda's event source mapping builds them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.conftest import TV_APP_ID, Aws, FakeLambdaContext, load_function
+from tvsync.adapters.sync_state import SyncState, SyncStateStore
+from tvsync.emulators.http import FaultKind, FaultPolicy, RunningServer, serve
+from tvsync.emulators.okta import OktaEmulator
+from tvsync.emulators.teamviewer import RateLimit, TeamViewerEmulator
+from tvsync.local.event_source import SqsEventSource
+from tvsync.models.sync_request import SyncRequest
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Pipeline:
+    aws: Aws
+    tv: TeamViewerEmulator
+    okta: OktaEmulator
+    worker: ModuleType
+    source: SqsEventSource
+    counter: int = 0
+
+    def enqueue(
+        self, user_id: str, event_type: str, *, uuid: str | None = None, published: datetime | None = None
+    ) -> str:
+        self.counter += 1
+        uuid = uuid or f"evt-{self.counter:05d}"
+        request = SyncRequest(
+            okta_user_id=user_id,
+            event_uuid=uuid,
+            event_type=event_type,
+            published=published or T0 + timedelta(seconds=self.counter),
+            delivery_id="delivery-test",
+        )
+        self.aws.session.client("sqs").send_message(
+            QueueUrl=self.aws.queue_url,
+            MessageBody=request.model_dump_json(),
+            MessageGroupId=user_id,
+            MessageDeduplicationId=uuid,
+        )
+        return uuid
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Poll like Lambda until the queue is empty (in flight included), within ``timeout``."""
+        sqs = self.aws.session.client("sqs")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.source.poll_once().received:
+                continue
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=self.aws.queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            if (
+                attrs["ApproximateNumberOfMessages"] == "0"
+                and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+            ):
+                return
+            time.sleep(0.1)
+        raise AssertionError("queue did not drain in time")
+
+    def state(self, user_id: str) -> SyncState | None:
+        store = SyncStateStore(self.aws.session.client("dynamodb"), self.aws.resources.refs["SyncStateTable"])
+        return store.get(user_id)
+
+    def dlq_count(self) -> int:
+        attrs = self.aws.session.client("sqs").get_queue_attributes(
+            QueueUrl=self.aws.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"])
+
+    def tv_account(self, email: str) -> dict[str, Any] | None:
+        return self.tv.user_by_email(email)
+
+
+def start_pipeline(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    tv: TeamViewerEmulator | None = None,
+    **env: str,
+) -> tuple[Pipeline, list[RunningServer]]:
+    tv = tv or TeamViewerEmulator()
+    okta = OktaEmulator()
+    servers = [serve(tv), serve(okta)]
+    environment = aws.env(
+        "WorkerFunction",
+        TEAMVIEWER_API_URL=servers[0].url,
+        OKTA_ORG_URL=servers[1].url,
+        OKTA_APP_ID=TV_APP_ID,
+        **env,
+    )
+    worker = load_function("worker", environment, monkeypatch)
+    sqs = aws.session.client("sqs")
+    queue_arn = sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    source = SqsEventSource(
+        sqs=sqs,
+        queue_url=aws.queue_url,
+        queue_arn=queue_arn,
+        handler=lambda event: worker.lambda_handler(event, FakeLambdaContext(remaining_ms=60_000)),
+    )
+    return Pipeline(aws=aws, tv=tv, okta=okta, worker=worker, source=source), servers
+
+
+@pytest.fixture
+def pipeline(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+    built, servers = start_pipeline(aws, monkeypatch)
+    yield built
+    for server in servers:
+        server.close()
+
+
+def add_assigned(p: Pipeline, email: str, first: str, last: str, **kwargs: Any) -> str:
+    user = p.okta.add_user(email, first, last, **kwargs)
+    p.okta.assign(TV_APP_ID, user["id"])
+    return str(user["id"])
+
+
+def test_lifecycle_create_assign_rename_suspend_unsuspend_deactivate(pipeline: Pipeline) -> None:
+    p = pipeline
+    user = p.okta.add_user("alice.archer@example.com", "Alice", "Archer")["id"]
+    p.enqueue(user, "user.lifecycle.create")
+    p.drain()
+    assert p.tv_account("alice.archer@example.com") is None, "not assigned to the app yet: never created"
+    assert p.state(user).last_outcome == "no-change"  # type: ignore[union-attr]
+
+    p.okta.assign(TV_APP_ID, user)
+    p.enqueue(user, "application.user_membership.add")
+    p.drain()
+    account = p.tv_account("alice.archer@example.com")
+    assert account is not None and account["active"] is True and account["name"] == "Alice Archer"
+
+    p.okta.update_profile(user, lastName="Archer-Smith")
+    p.enqueue(user, "user.account.update_profile")
+    p.drain()
+    assert p.tv_account("alice.archer@example.com")["name"] == "Alice Archer-Smith"  # type: ignore[index]
+
+    p.okta.set_status(user, "SUSPENDED")
+    p.enqueue(user, "user.lifecycle.suspend")
+    p.drain()
+    assert p.tv_account("alice.archer@example.com")["active"] is False  # type: ignore[index]
+
+    p.okta.set_status(user, "ACTIVE")
+    p.enqueue(user, "user.lifecycle.unsuspend")
+    p.drain()
+    assert p.tv_account("alice.archer@example.com")["active"] is True  # type: ignore[index]
+
+    p.okta.set_status(user, "DEPROVISIONED")
+    p.enqueue(user, "user.lifecycle.deactivate")
+    p.drain()
+    final = p.tv_account("alice.archer@example.com")
+    assert final is not None and final["active"] is False, "deactivated, never deleted"
+    assert len(p.tv.users()) == 2  # the token owner and Alice: one account, ever
+    state = p.state(user)
+    assert state is not None
+    assert (state.last_outcome, state.last_operations, state.teamviewer_id) == (
+        "applied",
+        ["deactivate"],
+        final["id"],
+    )
+    assert p.dlq_count() == 0
+
+
+def test_email_change_in_okta_changes_the_mapped_account(pipeline: Pipeline) -> None:
+    p = pipeline
+    user = add_assigned(p, "bob.baker@example.com", "Bob", "Baker")
+    p.enqueue(user, "user.lifecycle.create")
+    p.drain()
+    p.okta.update_profile(user, email="robert.baker@example.com", login="robert.baker@example.com")
+    p.enqueue(user, "user.account.update_profile")
+    p.drain()
+    assert p.tv_account("bob.baker@example.com") is None
+    assert p.tv_account("robert.baker@example.com") is not None
+    assert p.state(user).last_operations == ["change_email"]  # type: ignore[union-attr]
+
+
+def test_the_same_event_twice_creates_one_account_and_costs_nothing_the_second_time(
+    pipeline: Pipeline,
+) -> None:
+    p = pipeline
+    user = add_assigned(p, "alice.archer@example.com", "Alice", "Archer")
+    p.enqueue(user, "user.lifecycle.create", uuid="same-uuid")
+    p.drain()
+    calls_after_first = len(p.tv.calls) + len(p.okta.calls)
+    # Redelivered after SQS's 5-minute deduplication window: the idempotency record catches it.
+    p.enqueue(user, "user.lifecycle.create", uuid="same-uuid")
+    p.drain()
+    assert len(p.tv.calls) + len(p.okta.calls) == calls_after_first
+    assert [u["email"] for u in p.tv.users()].count("alice.archer@example.com") == 1
+
+
+def test_reversed_events_still_converge_to_the_current_okta_state(pipeline: Pipeline) -> None:
+    p = pipeline
+    gone = add_assigned(p, "dave.dunn@example.com", "Dave", "Dunn")
+    stays = add_assigned(p, "frank.fischer@example.com", "Frank", "Fischer")
+    p.okta.set_status(gone, "DEPROVISIONED")
+    # Okta delivered the deactivation first and the create last: the worker reads current state.
+    p.enqueue(gone, "user.lifecycle.deactivate", published=T0 + timedelta(seconds=3))
+    p.enqueue(gone, "user.lifecycle.activate", published=T0 + timedelta(seconds=2))
+    p.enqueue(gone, "user.lifecycle.create", published=T0 + timedelta(seconds=1))
+    p.enqueue(stays, "application.user_membership.add", published=T0 + timedelta(seconds=2))
+    p.enqueue(stays, "user.lifecycle.create", published=T0 + timedelta(seconds=1))
+    p.drain()
+    assert p.tv_account("dave.dunn@example.com") is None, "a deprovisioned user is never created"
+    frank = p.tv_account("frank.fischer@example.com")
+    assert frank is not None and frank["active"] is True
+    state = p.state(gone)
+    assert state is not None and state.last_event_type == "user.lifecycle.deactivate", "latest published wins"
+
+
+def test_email_owned_outside_the_company_is_recorded_not_retried_and_others_proceed(
+    pipeline: Pipeline,
+) -> None:
+    p = pipeline
+    p.tv.add_foreign_account("erin.evans@example.com", "Erin Private")
+    erin = add_assigned(p, "erin.evans@example.com", "Erin", "Evans")
+    alice = add_assigned(p, "alice.archer@example.com", "Alice", "Archer")
+    p.enqueue(erin, "user.lifecycle.create")
+    p.enqueue(alice, "user.lifecycle.create")
+    result = p.source.poll_once()
+    assert (result.received, result.failed) == (2, 0), "a conflict is permanent: not retried"
+    state = p.state(erin)
+    assert state is not None and state.last_outcome == "conflict"
+    assert "email_in_use" in (state.last_reason or "")
+    assert p.tv_account("alice.archer@example.com") is not None
+    assert p.dlq_count() == 0
+
+
+def test_existing_account_with_different_email_case_is_adopted_not_duplicated(pipeline: Pipeline) -> None:
+    p = pipeline
+    p.tv.add_user("Frank.Fischer@example.com", "Frank Fischer", active=False)
+    frank = add_assigned(p, "frank.fischer@example.com", "Frank", "Fischer")
+    p.enqueue(frank, "user.lifecycle.create")
+    p.drain()
+    matches = [u for u in p.tv.users() if u["email"].lower() == "frank.fischer@example.com"]
+    assert len(matches) == 1
+    assert matches[0]["active"] is True
+    assert matches[0]["email"] == "Frank.Fischer@example.com", "a case-only difference is not an email change"
+    assert p.state(frank).teamviewer_id == matches[0]["id"]  # type: ignore[union-attr]
+
+
+def test_the_token_owner_is_never_deactivated(pipeline: Pipeline) -> None:
+    p = pipeline
+    owner = add_assigned(p, "admin@example.test", "Company", "Admin")
+    p.okta.set_status(owner, "SUSPENDED")
+    p.enqueue(owner, "user.lifecycle.suspend")
+    p.drain()
+    assert p.tv_account("admin@example.test")["active"] is True  # type: ignore[index]
+    assert p.state(owner).last_reason == "token-owner-protected"  # type: ignore[union-attr]
+
+
+def test_faults_and_rate_limits_over_50_users_all_converge_once(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tv = TeamViewerEmulator(
+        faults=FaultPolicy(failure_rate=0.3, seed=7, timeout_delay=0.2),
+        rate_limit=RateLimit(requests_per_second=15, burst=3),
+    )
+    p, servers = start_pipeline(aws, monkeypatch, tv=tv)
+    try:
+        users = [add_assigned(p, f"user{n:02d}@example.com", "User", f"Number{n:02d}") for n in range(50)]
+        for user in users:
+            p.enqueue(user, "user.lifecycle.create")
+        p.drain(timeout=120)
+        emails = [u["email"] for u in tv.users()]
+        assert sorted(e for e in emails if e.startswith("user")) == [
+            f"user{n:02d}@example.com" for n in range(50)
+        ]
+        assert all(u["active"] for u in tv.users())
+        faults = [c for c in tv.calls if c.fault is not None]
+        assert faults, "the run must actually have seen injected faults"
+        assert tv.throttled > 0, "the run must actually have been rate limited"
+        assert any(c.fault in {FaultKind.DROP, FaultKind.TIMEOUT} and c.after_apply for c in tv.calls)
+        assert p.dlq_count() == 0
+        # "no-change" when a create landed but its answer was lost: the retry found the account.
+        assert {p.state(u).last_outcome for u in users} <= {"applied", "no-change"}  # type: ignore[union-attr]
+    finally:
+        for server in servers:
+            server.close()
+
+
+def test_a_run_that_dies_after_the_create_finds_the_account_on_rerun(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = pipeline
+    user = add_assigned(p, "alice.archer@example.com", "Alice", "Archer")
+    original_put = SyncStateStore.put
+    crashes = {"left": 1}
+
+    def crash_once(self: SyncStateStore, state: SyncState) -> None:
+        if crashes["left"] and state.last_outcome == "applied":
+            crashes["left"] -= 1
+            raise ConnectionError("the Lambda died here, after TeamViewer created the account")
+        original_put(self, state)
+
+    monkeypatch.setattr(SyncStateStore, "put", crash_once)
+    p.enqueue(user, "user.lifecycle.create")
+    first = p.source.poll_once()
+    assert first.failed == 1
+    assert p.tv_account("alice.archer@example.com") is not None
+    p.drain(timeout=30)
+    assert [u["email"] for u in p.tv.users()].count("alice.archer@example.com") == 1
+    assert p.state(user).teamviewer_id == p.tv_account("alice.archer@example.com")["id"]  # type: ignore[union-attr,index]
+
+
+def test_dry_run_plans_and_records_but_writes_nothing(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    p, servers = start_pipeline(aws, monkeypatch, DRY_RUN="true")
+    try:
+        user = add_assigned(p, "alice.archer@example.com", "Alice", "Archer")
+        p.tv.add_user("dave.dunn@example.com", "Dave Dunn")
+        dave = add_assigned(p, "dave.dunn@example.com", "Dave", "Dunn")
+        p.okta.set_status(dave, "SUSPENDED")
+        p.enqueue(user, "user.lifecycle.create")
+        p.enqueue(dave, "user.lifecycle.suspend")
+        p.drain()
+        assert p.tv.writes() == 0
+        assert p.tv_account("alice.archer@example.com") is None
+        assert p.tv_account("dave.dunn@example.com")["active"] is True  # type: ignore[index]
+        assert (p.state(user).last_outcome, p.state(user).last_operations) == ("dry-run", ["create"])  # type: ignore[union-attr]
+        assert p.state(dave).last_operations == ["deactivate"]  # type: ignore[union-attr]
+    finally:
+        for server in servers:
+            server.close()
+
+
+def test_deleted_okta_user_deactivates_the_mapped_account(pipeline: Pipeline) -> None:
+    p = pipeline
+    user = add_assigned(p, "carol.chen@example.com", "Carol", "Chen")
+    p.enqueue(user, "user.lifecycle.create")
+    p.drain()
+    p.okta.set_status(user, "DEPROVISIONED")
+    p.okta.delete_user(user)
+    p.enqueue(user, "user.lifecycle.delete.initiated")
+    p.drain()
+    assert p.tv_account("carol.chen@example.com")["active"] is False  # type: ignore[index]
+
+
+def test_a_long_server_wait_goes_back_to_sqs_as_the_message_delay(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tv = TeamViewerEmulator(rate_limit=RateLimit(requests_per_second=0.02, burst=1))
+    p, servers = start_pipeline(aws, monkeypatch, tv=tv)
+    try:
+        first = add_assigned(p, "one@example.com", "One", "User")
+        second = add_assigned(p, "two@example.com", "Two", "User")
+        p.enqueue(first, "user.lifecycle.create")
+        p.enqueue(second, "user.lifecycle.create")
+        result = p.source.poll_once()
+        assert (result.received, result.failed) == (2, 1)
+        # Retry-After is ~50 s: beyond the in-process budget, so the record went back to SQS
+        # with that delay instead of the queue's 6-minute visibility timeout.
+        sqs = aws.session.client("sqs")
+        assert sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10).get("Messages") is None
+        state = p.state(second) or p.state(first)
+        assert state is not None and state.last_outcome == "retrying"
+        assert p.dlq_count() == 0
+    finally:
+        for server in servers:
+            server.close()
+
+
+def test_auth_failure_is_retried_and_counted(
+    capsys: pytest.CaptureFixture[str], aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, servers = start_pipeline(aws, monkeypatch, tv=TeamViewerEmulator(token="another-token"))
+    try:
+        user = add_assigned(p, "alice.archer@example.com", "Alice", "Archer")
+        p.enqueue(user, "user.lifecycle.create")
+        result = p.source.poll_once()
+        assert result.failed == 1
+        out = capsys.readouterr().out
+        assert '"AuthErrors"' in out
+        assert "tv-test-token" not in out, "the token never reaches a log line"
+        assert p.state(user).last_outcome == "retrying"  # type: ignore[union-attr]
+    finally:
+        for server in servers:
+            server.close()
+
+
+def test_sqs_events_files_for_sam_local_invoke_are_lambda_shaped() -> None:
+    from tests.conftest import ROOT
+
+    for path in sorted((ROOT / "events").glob("sqs-*.json")):
+        event = json.loads(path.read_text())
+        for record in event["Records"]:
+            assert record["eventSource"] == "aws:sqs"
+            assert record["attributes"]["MessageGroupId"] == json.loads(record["body"])["okta_user_id"]
+            SyncRequest.model_validate_json(record["body"])
