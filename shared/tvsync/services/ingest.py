@@ -21,6 +21,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from pydantic import ValidationError
 
 from tvsync.adapters.event_queue import EventQueue
@@ -137,7 +138,7 @@ class IngestService:
         received = len(delivery.data.events)
         self._metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=received)
         self._metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=len(selection.dropped))
-        for reason, count in selection.dropped_by_reason().items():
+        for reason, count in selection.dropped_by_reason().items() if not is_metrics_disabled() else ():
             with single_metric(
                 name="EventsIgnored",
                 unit=MetricUnit.Count,
@@ -157,6 +158,7 @@ class IngestService:
         outcome = self._queue.send(selection.kept)
         self._metrics.add_metric(name="EventsQueued", unit=MetricUnit.Count, value=len(outcome.queued))
         log = {
+            "delivery_id": delivery.event_id,
             "events_received": received,
             "events_queued": len(outcome.queued),
             "events_ignored": len(selection.dropped),

@@ -1,0 +1,120 @@
+"""``tvsync bench``: a burst of users through the full local pipeline under a TeamViewer rate limit."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tvsync.cli.output import stable_console
+from tvsync.local.burst import BurstConfig, BurstReport, run_burst
+from tvsync.local.template import TEMPLATE_PATH
+
+ORDER = 40
+DEFAULT_RESULTS = TEMPLATE_PATH.parent / "docs" / "benchmarks.md"
+
+HELP = """\
+Create N users (default 1000), then rename half and deactivate the other half, through the
+full local pipeline (API Gateway emulation, ingest, SQS FIFO, worker instances) against the
+TeamViewer emulator rate-limited to --rate requests/s. Reports events/s, TeamViewer writes/s
+against the rate limit, event->applied latency, calls per event, lost events, DLQ count and
+throttles; appends the results to docs/benchmarks.md with the exact command.
+"""
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmark the full local pipeline under a TeamViewer rate limit",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--users", type=int, default=1000, help="users in the burst (default 1000)")
+    parser.add_argument(
+        "--rate", type=float, default=20.0, help="TeamViewer requests per second allowed (default 20)"
+    )
+    parser.add_argument(
+        "--throttle",
+        choices=("429", "403"),
+        default="429",
+        help="how TeamViewer answers over the limit (default 429)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, help="worker instances (default: the template's MaximumConcurrency)"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=DEFAULT_RESULTS, help="markdown file to append results to"
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; do not append to the results file"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = stable_console()
+    if args.users < 1 or args.rate <= 0:
+        console.print("tvsync: error: --users and --rate must be positive")
+        return 2
+    config = BurstConfig(
+        users=args.users,
+        rate_limit=args.rate,
+        throttle_style=args.throttle,
+        worker_concurrency=args.concurrency,
+    )
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("events applied", total=2 * args.users)
+        report = run_burst(
+            config, on_progress=lambda done, total: progress.update(task, completed=done, total=total)
+        )
+    table = Table(title=f"tvsync bench: {args.users} users, TeamViewer limited to {args.rate:g} req/s")
+    table.add_column("measure")
+    table.add_column("value")
+    for name, value in report.rows():
+        table.add_row(name, value)
+    console.print(table)
+    if not args.no_write:
+        append_results(args.results, section(report, command=_command_line()))
+        console.print(f"results appended to {args.results}")
+    healthy = report.events_lost == 0 and report.dlq == 0
+    return 0 if healthy else 1
+
+
+def section(report: BurstReport, *, command: str) -> str:
+    """The markdown section for docs/benchmarks.md."""
+    lines = [
+        f"### Pipeline burst — {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {platform.machine()}, Python {platform.python_version()}, {platform.system()}",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        *(f"| {name} | {value} |" for name, value in report.rows()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def append_results(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("\n" + text)
+
+
+def _command_line() -> str:
+    return "tvsync " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "tvsync bench"

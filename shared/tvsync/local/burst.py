@@ -1,0 +1,266 @@
+"""The pipeline benchmark: a burst of users through the full local stack under a rate limit.
+
+N users are created (deliveries of up to 100 events, as Okta batches them), then — once
+those have converged — half are renamed and half deactivated. TeamViewer is the rate-limited
+emulator, so the figures that matter are how close the pipeline runs to that limit without
+losing or dead-lettering anything, and how long an event takes from Okta to TeamViewer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import httpx
+
+from tvsync.emulators.okta import OktaEmulator
+from tvsync.emulators.teamviewer import RateLimit, TeamViewerEmulator
+from tvsync.local.stack import LocalStack, StackObserver, StackSettings, SyncRecord
+
+APP_ID = "0oa1benchapp00000001"
+DELIVERY_SIZE = 100
+
+
+@dataclass(frozen=True)
+class BurstConfig:
+    users: int = 1000
+    rate_limit: float = 20.0
+    throttle_style: Literal["429", "403"] = "429"
+    worker_concurrency: int | None = None  # None: the template's MaximumConcurrency
+    timeout: float = 900.0
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    events: int
+    seconds: float
+    writes: int
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def writes_per_second(self) -> float:
+        return self.writes / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class BurstReport:
+    config: BurstConfig
+    phases: list[PhaseResult] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    events_posted: int = 0
+    events_applied: int = 0
+    dlq: int = 0
+    throttles: int = 0
+    tv_calls: int = 0
+    okta_calls: int = 0
+    worker_concurrency: int = 0
+
+    @property
+    def events_lost(self) -> int:
+        return self.events_posted - self.events_applied
+
+    @property
+    def seconds(self) -> float:
+        return sum(p.seconds for p in self.phases)
+
+    @property
+    def writes(self) -> int:
+        return sum(p.writes for p in self.phases)
+
+    @property
+    def write_ratio(self) -> float:
+        return (self.writes / self.seconds) / self.config.rate_limit if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
+            return 0.0
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    def rows(self) -> list[tuple[str, str]]:
+        rows = [
+            ("users", f"{self.config.users}"),
+            ("events posted / applied", f"{self.events_posted} / {self.events_applied}"),
+            ("events lost", f"{self.events_lost}"),
+            ("DLQ messages", f"{self.dlq}"),
+            ("worker concurrency", f"{self.worker_concurrency}"),
+        ]
+        for phase in self.phases:
+            rows.append(
+                (
+                    f"{phase.name}: events/s",
+                    f"{phase.events_per_second:.1f} ({phase.events} in {phase.seconds:.1f} s)",
+                )
+            )
+        rows += [
+            ("events/s overall", f"{(self.events_applied / self.seconds) if self.seconds else 0:.1f}"),
+            ("TeamViewer writes/s", f"{self.writes / self.seconds if self.seconds else 0:.1f}"),
+            (
+                "writes/s ÷ rate limit",
+                f"{self.write_ratio:.2f} (limit {self.config.rate_limit:g}/s, goal ≥ 0.90)",
+            ),
+            (
+                "event→applied p50 / p95",
+                f"{self.percentile(0.5) / 1000:.2f} s / {self.percentile(0.95) / 1000:.2f} s",
+            ),
+            ("TeamViewer calls per event", f"{self.tv_calls / max(1, self.events_applied):.2f}"),
+            ("Okta calls per event", f"{self.okta_calls / max(1, self.events_applied):.2f}"),
+            (f"throttles received ({self.config.throttle_style})", f"{self.throttles}"),
+        ]
+        return rows
+
+
+def run_burst(config: BurstConfig, *, on_progress: Callable[[int, int], None] | None = None) -> BurstReport:
+    """Run the burst; ``on_progress(applied, total)`` is called as events are applied."""
+    teamviewer = TeamViewerEmulator(
+        rate_limit=RateLimit(requests_per_second=config.rate_limit, style=config.throttle_style)
+    )
+    okta = OktaEmulator()
+    observer = StackObserver()
+    report = BurstReport(config=config)
+    posted_at: dict[str, float] = {}
+    applied: set[str] = set()
+    lock = threading.Lock()
+    total = 2 * config.users
+
+    def on_sync(sync: SyncRecord) -> None:
+        with lock:
+            if sync.event_uuid in posted_at and sync.event_uuid not in applied:
+                applied.add(sync.event_uuid)
+                report.latencies_ms.append((sync.at - posted_at[sync.event_uuid]) * 1000)
+            count = len(applied)
+        if on_progress is not None:
+            on_progress(count, total)
+
+    observer.listeners.append(on_sync)
+    secret = "bench-hook-secret"  # noqa: S105 - a throwaway secret of a throwaway local stack
+    settings = StackSettings(okta_hook_secret=secret, okta_app_id=APP_ID, port=0)
+    with LocalStack(
+        settings,
+        teamviewer=teamviewer,
+        okta=okta,
+        observer=observer,
+        worker_concurrency=config.worker_concurrency,
+    ) as stack:
+        report.worker_concurrency = stack.worker_count
+        users = [
+            okta.add_user(f"bench{n:05d}@example.com", "Bench", f"User{n:05d}")["id"]
+            for n in range(config.users)
+        ]
+        for user in users:
+            okta.assign(APP_ID, user)
+        deadline = time.monotonic() + config.timeout
+        with httpx.Client(timeout=30) as client:
+            report.phases.append(
+                _phase(
+                    "creates",
+                    [(u, "user.lifecycle.create") for u in users],
+                    stack,
+                    client,
+                    secret,
+                    posted_at,
+                    applied,
+                    lock,
+                    deadline,
+                )
+            )
+            half = len(users) // 2
+            for user in users[:half]:
+                okta.update_profile(user, lastName="Renamed")
+            for user in users[half:]:
+                okta.set_status(user, "DEPROVISIONED")
+            changes = [(u, "user.account.update_profile") for u in users[:half]]
+            changes += [(u, "user.lifecycle.deactivate") for u in users[half:]]
+            report.phases.append(
+                _phase(
+                    "renames + deactivations",
+                    changes,
+                    stack,
+                    client,
+                    secret,
+                    posted_at,
+                    applied,
+                    lock,
+                    deadline,
+                )
+            )
+        stack.wait_idle(timeout=max(1.0, deadline - time.monotonic()))
+        visible, in_flight = stack.queue_depth(stack.dlq_url)
+        report.dlq = visible + in_flight
+    report.events_posted = len(posted_at)
+    report.events_applied = len(applied)
+    report.throttles = teamviewer.throttled
+    report.tv_calls = len(teamviewer.calls) - report.throttles
+    report.okta_calls = len(okta.calls)
+    return report
+
+
+def _phase(
+    name: str,
+    events: list[tuple[str, str]],
+    stack: LocalStack,
+    client: httpx.Client,
+    secret: str,
+    posted_at: dict[str, float],
+    applied: set[str],
+    lock: threading.Lock,
+    deadline: float,
+) -> PhaseResult:
+    writes_before = _successful_writes(stack)
+    started = time.monotonic()
+    uuids: list[str] = []
+    for start in range(0, len(events), DELIVERY_SIZE):
+        chunk = events[start : start + DELIVERY_SIZE]
+        published = datetime.now(UTC)
+        body_events = []
+        for user, event_type in chunk:
+            uuid = f"bench-{name[:6]}-{user}"
+            uuids.append(uuid)
+            body_events.append(
+                {
+                    "uuid": uuid,
+                    "published": published.isoformat().replace("+00:00", "Z"),
+                    "eventType": event_type,
+                    "outcome": {"result": "SUCCESS"},
+                    "target": [{"id": user, "type": "User"}],
+                }
+            )
+        sent = time.monotonic()
+        with lock:
+            for uuid in uuids[-len(chunk) :]:
+                posted_at[uuid] = sent
+        body = {
+            "eventType": "com.okta.event_hook",
+            "eventId": f"bench-{start}",
+            "data": {"events": body_events},
+        }
+        response = client.post(stack.hook_url, json=body, headers={"Authorization": secret})
+        if response.status_code != 200:
+            raise RuntimeError(f"the hook answered HTTP {response.status_code} for a benchmark delivery")
+    while time.monotonic() < deadline:
+        with lock:
+            if all(uuid in applied for uuid in uuids):
+                break
+        time.sleep(0.05)
+    seconds = time.monotonic() - started
+    return PhaseResult(
+        name=name, events=len(uuids), seconds=seconds, writes=_successful_writes(stack) - writes_before
+    )
+
+
+def _successful_writes(stack: LocalStack) -> int:
+    assert stack.teamviewer is not None
+    with stack.teamviewer.lock:
+        return sum(
+            1
+            for call in stack.teamviewer.calls
+            if call.method != "GET" and call.status is not None and 200 <= call.status < 300
+        )

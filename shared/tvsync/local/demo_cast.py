@@ -1,0 +1,95 @@
+"""The demo's cast and story: the people of ``events/okta/`` and what happens to them in Okta.
+
+Okta changes a user first and then tells the hook, so before each delivery of the story the
+demo applies that delivery's change to the Okta emulator — the worker, which reads Okta's
+*current* state, then sees exactly what it would see in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tvsync.emulators.okta import OktaEmulator
+from tvsync.emulators.teamviewer import TeamViewerEmulator
+
+TEAMVIEWER_APP_ID = "0oa1tvsync0000000001"
+OTHER_APP_ID = "0oa1otherapp00000002"
+
+
+@dataclass(frozen=True)
+class Person:
+    okta_id: str
+    first: str
+    last: str
+    email: str
+    story: str
+
+
+ALICE = Person("00u1alice00000000001", "Alice", "Archer", "alice.archer@example.com", "new hire")
+BOB = Person("00u1bob0000000000002", "Bob", "Baker", "bob.baker@example.com", "renamed to Robert")
+CAROL = Person("00u1carol00000000003", "Carol", "Chen", "carol.chen@example.com", "suspended")
+DAVE = Person("00u1dave000000000004", "Dave", "Dunn", "dave.dunn@example.com", "left the company")
+ERIN = Person(
+    "00u1erin000000000005", "Erin", "Evans", "erin.evans@example.com", "email owned outside the company"
+)
+FRANK = Person(
+    "00u1frank00000000006",
+    "Frank",
+    "Fischer",
+    "frank.fischer@example.com",
+    "TeamViewer has his email in other case",
+)
+CAST = (ALICE, BOB, CAROL, DAVE, ERIN, FRANK)
+
+
+def seed(okta: OktaEmulator, teamviewer: TeamViewerEmulator) -> None:
+    """The world before the story: three long-standing employees, two TeamViewer quirks."""
+    for person in (BOB, CAROL, DAVE):
+        okta.add_user(person.email, person.first, person.last, user_id=person.okta_id)
+        okta.assign(TEAMVIEWER_APP_ID, person.okta_id)
+        teamviewer.add_user(person.email, f"{person.first} {person.last}")
+    okta.add_app(OTHER_APP_ID)
+    # Frank's account predates Okta, typed with capitals, and was disabled at some point.
+    teamviewer.add_user("Frank.Fischer@example.com", "Frank Fischer", active=False)
+    # Erin signed up for TeamViewer privately with her work email.
+    teamviewer.add_foreign_account(ERIN.email, "Erin (private)")
+
+
+def _hire(okta: OktaEmulator) -> None:
+    for person in (ALICE, ERIN, FRANK):
+        okta.add_user(person.email, person.first, person.last, user_id=person.okta_id)
+
+
+def _assign(okta: OktaEmulator) -> None:
+    for person in (ALICE, ERIN, FRANK):
+        okta.assign(TEAMVIEWER_APP_ID, person.okta_id)
+    okta.assign(OTHER_APP_ID, ALICE.okta_id)
+
+
+def _rename_bob(okta: OktaEmulator) -> None:
+    okta.update_profile(BOB.okta_id, firstName="Robert")
+
+
+def _suspend_carol(okta: OktaEmulator) -> None:
+    okta.set_status(CAROL.okta_id, "SUSPENDED", keep_assignments=True)
+
+
+def _deactivate_dave(okta: OktaEmulator) -> None:
+    okta.set_status(DAVE.okta_id, "DEPROVISIONED")
+
+
+def _mixed(okta: OktaEmulator) -> None:
+    okta.update_profile(FRANK.okta_id, lastName="Fischer-Lang")
+    # Carol was unsuspended and suspended again: the net state is unchanged.
+
+
+#: Each delivery file of events/okta/ and the change Okta made just before sending it.
+STORY: tuple[tuple[str, Callable[[OktaEmulator], None]], ...] = (
+    ("01-user-create.json", _hire),
+    ("02-app-assignment.json", _assign),
+    ("03-profile-update.json", _rename_bob),
+    ("04-suspend.json", _suspend_carol),
+    ("05-deactivate.json", _deactivate_dave),
+    ("06-mixed-batch.json", _mixed),
+)

@@ -1,0 +1,555 @@
+"""The whole pipeline on one machine: the real handlers, built from the real template.
+
+``LocalStack`` starts (each only when not given from outside):
+
+- embedded AWS: a moto server on 127.0.0.1 (ephemeral port) unless ``AWS_ENDPOINT_URL`` is
+  set; the template's queues, tables and secrets are created in it (``tvsync.local.aws``);
+- the TeamViewer and Okta emulators, unless ``TEAMVIEWER_API_URL`` / ``OKTA_ORG_URL`` point
+  elsewhere;
+- API Gateway in front of ``IngestFunction`` on ``http://127.0.0.1:3000/okta/events``;
+- the SQS event source mapping for ``WorkerFunction``: as many pollers as the template's
+  ``MaximumConcurrency``, batches of its ``BatchSize``, each poller its own execution
+  environment (module instance) — what Lambda would run.
+
+Secrets go into the embedded Secrets Manager; the functions get their ARNs, exactly as in
+Lambda. Function logs go to a file; the console gets one readable line per delivery and
+per applied change through ``StackObserver``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+import boto3
+
+from tvsync.emulators.http import RunningServer, serve
+from tvsync.emulators.okta import OktaEmulator
+from tvsync.emulators.teamviewer import TeamViewerEmulator
+from tvsync.local.api_gateway import ApiGatewayServer
+from tvsync.local.aws import LocalResources, provision
+from tvsync.local.functions import load_function
+from tvsync.local.template import Resolver, load_template, resource
+from tvsync.observability import SERVICE
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """The local stack's environment contract (DESIGN.md, "Local stack")."""
+
+    teamviewer_api_url: str | None = None
+    teamviewer_api_token: str | None = None
+    okta_org_url: str | None = None
+    okta_api_token: str | None = None
+    okta_hook_secret: str | None = None
+    okta_app_id: str | None = None
+    teamviewer_sso_customer_id: str | None = None
+    aws_endpoint_url: str | None = None
+    dry_run: bool = False
+    host: str = "127.0.0.1"
+    port: int = 3000
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> StackSettings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        values: dict[str, Any] = {
+            "teamviewer_api_url": get("TEAMVIEWER_API_URL"),
+            "teamviewer_api_token": get("TEAMVIEWER_API_TOKEN"),
+            "okta_org_url": get("OKTA_ORG_URL"),
+            "okta_api_token": get("OKTA_API_TOKEN"),
+            "okta_hook_secret": get("OKTA_HOOK_SECRET"),
+            "okta_app_id": get("OKTA_APP_ID"),
+            "teamviewer_sso_customer_id": get("TEAMVIEWER_SSO_CUSTOMER_ID"),
+            "aws_endpoint_url": get("AWS_ENDPOINT_URL"),
+            "dry_run": (get("DRY_RUN") or "false").lower() == "true",
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """One worker outcome, as the worker logged it (the console and the benchmarks read these)."""
+
+    at: float
+    okta_user_id: str
+    event_uuid: str
+    event_type: str
+    outcome: str
+    operations: tuple[str, ...]
+    reason: str | None
+    teamviewer_id: str | None
+    email: str | None
+
+
+@dataclass
+class StackObserver:
+    """Turns the functions' structured log records into console lines and sync records."""
+
+    print_line: Callable[[str], None] | None = None
+    syncs: list[SyncRecord] = field(default_factory=list)
+    failures: int = 0
+    listeners: list[Callable[[SyncRecord], None]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def delivery(
+        self, method: str, path: str, status: int, seconds: float, response: Mapping[str, Any]
+    ) -> None:
+        if self.print_line is None:
+            return
+        body = str(response.get("body") or "")
+        note = "" if status < 400 or not body else f"  {body[:120]}"
+        self.print_line(f"{_clock()}  {method:4} {path}  {status}  {seconds * 1000:.0f} ms{note}")
+
+    def record(self, log: logging.LogRecord) -> None:
+        self.observe(log.getMessage(), log.__dict__)
+
+    def observe(self, message: str, fields: Mapping[str, Any]) -> None:
+        """One structured log line of a function: its message and its fields."""
+        if message == "Delivery queued" and self.print_line is not None:
+            delivery = fields.get("delivery_id") or "(no eventId)"
+            self.print_line(
+                f"{_clock()}  delivery {delivery}: queued {fields.get('events_queued')} "
+                f"of {fields.get('events_received')} events ({fields.get('events_ignored')} ignored)"
+            )
+        elif message == "User synced":
+            sync = SyncRecord(
+                at=time.monotonic(),
+                okta_user_id=str(fields.get("okta_user_id")),
+                event_uuid=str(fields.get("event_uuid")),
+                event_type=str(fields.get("event_type")),
+                outcome=str(fields.get("outcome")),
+                operations=tuple(fields.get("operations") or ()),
+                reason=fields.get("reason"),
+                teamviewer_id=fields.get("teamviewer_id"),
+                email=fields.get("email"),
+            )
+            with self._lock:
+                self.syncs.append(sync)
+                listeners = list(self.listeners)
+            for listener in listeners:
+                listener(sync)
+            if self.print_line is not None and (sync.operations or sync.outcome != "no-change"):
+                who = f"{_clock()}  {sync.okta_user_id} {sync.email or ''}"
+                if sync.operations:
+                    target = f" -> {sync.teamviewer_id}" if sync.teamviewer_id else ""
+                    self.print_line(f"{who}: {', '.join(sync.operations)}{target}")
+                else:
+                    self.print_line(f"{who}: {sync.outcome} ({sync.reason})")
+        elif message.startswith("Sync failed"):
+            with self._lock:
+                self.failures += 1
+            if self.print_line is not None:
+                self.print_line(
+                    f"{_clock()}  {fields.get('okta_user_id')}: will retry: {fields.get('error')}"
+                )
+        elif message.startswith("Request refused") and self.print_line is not None:
+            self.print_line(f"{_clock()}  refused: {fields.get('reason') or 'bad or missing auth header'}")
+
+
+class _ObserverHandler(logging.Handler):
+    def __init__(self, observer: StackObserver) -> None:
+        super().__init__(level=logging.INFO)
+        self._observer = observer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._observer.record(record)
+        except Exception:
+            self.handleError(record)
+
+
+_THREAD = threading.local()
+
+
+@contextmanager
+def _in_function() -> Iterator[None]:
+    """Marks the current thread as running a function (its output goes to the log file)."""
+    _THREAD.in_function = True
+    try:
+        yield
+    finally:
+        _THREAD.in_function = False
+
+
+class _RoutedStdout(io.TextIOBase):
+    """stdout that sends what functions print to their log, and everything else to the console."""
+
+    def __init__(self, console: TextIO, log: IO[str]) -> None:
+        self.console = console
+        self._log = log
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        if getattr(_THREAD, "in_function", False):
+            with self._lock:
+                return self._log.write(text)
+        return self.console.write(text)
+
+    def flush(self) -> None:
+        self.console.flush()
+        with self._lock:
+            self._log.flush()
+
+    def isatty(self) -> bool:
+        return self.console.isatty()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the embedded AWS (moto server) exited at start-up")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the embedded AWS (moto server) did not start in time")
+
+
+def _clock() -> str:
+    return datetime.now(UTC).astimezone().strftime("%H:%M:%S")
+
+
+class LocalStack:
+    """Start with ``start()``, stop with ``close()`` (or use it as a context manager)."""
+
+    def __init__(
+        self,
+        settings: StackSettings,
+        *,
+        teamviewer: TeamViewerEmulator | None = None,
+        okta: OktaEmulator | None = None,
+        observer: StackObserver | None = None,
+        log_dir: Path = Path(".tvsync/logs"),
+        worker_concurrency: int | None = None,
+        stack_name: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.template = load_template()
+        self.observer = observer or StackObserver()
+        self.teamviewer = teamviewer if settings.teamviewer_api_url is None else None
+        self.okta = okta if settings.okta_org_url is None else None
+        self.hook_secret = settings.okta_hook_secret or secrets.token_urlsafe(24)
+        self._log_dir = log_dir
+        self._worker_concurrency = worker_concurrency
+        self._stack_name = stack_name or f"tvsync-local-{secrets.token_hex(3)}"
+        self._servers: list[RunningServer] = []
+        self._moto: subprocess.Popen[bytes] | None = None
+        self._stdout: _RoutedStdout | None = None
+        self._gateway: ApiGatewayServer | None = None
+        self._workers: list[subprocess.Popen[str]] = []
+        self._readers: list[threading.Thread] = []
+        self._worker_ready = threading.Semaphore(0)
+        self._log_lock = threading.Lock()
+        self._log_file: IO[str] | None = None
+        self.aws_endpoint_url: str | None = settings.aws_endpoint_url
+        self.resources: LocalResources | None = None
+        self.functions: dict[str, dict[str, str]] = {}
+        self.teamviewer_url = settings.teamviewer_api_url or ""
+        self.okta_url = settings.okta_org_url or ""
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> LocalStack:
+        # Metrics are off locally (no CloudWatch to read them); say nothing about it per request.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        try:
+            self._start_aws()
+            self._start_emulators()
+            self._provision()
+            self._start_functions()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        for process in self._workers:
+            if process.stdin is not None and not process.stdin.closed:
+                process.stdin.close()  # the instance finishes its batch and exits
+        for process in self._workers:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for reader in self._readers:
+            reader.join(timeout=5)
+        if self._gateway is not None:
+            self._gateway.close()
+        for server in self._servers:
+            server.close()
+        if self._moto is not None:
+            self._moto.terminate()
+            try:
+                self._moto.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._moto.kill()
+            self._moto = None
+        if self._stdout is not None:
+            sys.stdout = self._stdout.console
+            self._stdout = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def hook_url(self) -> str:
+        assert self._gateway is not None, "stack not started"
+        return f"{self._gateway.url}/okta/events"
+
+    @property
+    def queue_url(self) -> str:
+        return self._resources().refs["EventQueue"]
+
+    @property
+    def dlq_url(self) -> str:
+        return self._resources().refs["EventDeadLetterQueue"]
+
+    def client(self, service: str) -> Any:
+        return boto3.session.Session().client(service, endpoint_url=self.aws_endpoint_url)  # type: ignore[call-overload]
+
+    def queue_depth(self, url: str | None = None) -> tuple[int, int]:
+        """(visible, in flight) messages of a queue (the event queue by default)."""
+        attrs = self.client("sqs").get_queue_attributes(
+            QueueUrl=url or self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    @property
+    def worker_count(self) -> int:
+        return len(self._workers)
+
+    def wait_idle(self, timeout: float = 60.0, *, settle: float = 0.3) -> bool:
+        """Wait until the queue is empty (a batch being processed is in flight); False on timeout."""
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            visible, in_flight = self.queue_depth()
+            if visible == 0 and in_flight == 0:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= settle:
+                    return True
+            else:
+                quiet_since = None
+            time.sleep(0.05)
+        return False
+
+    # ------------------------------------------------------------------ start-up steps
+    def _start_aws(self) -> None:
+        if self.aws_endpoint_url is not None:
+            return
+        # A separate process: moto does real work per call, and on its own interpreter it
+        # runs beside the functions instead of competing with them for one GIL.
+        port = _free_port()
+        self._moto = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.aws_endpoint_url = f"http://127.0.0.1:{port}"
+        # Embedded AWS accepts any credentials; never let a real profile be used against it.
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ):
+            os.environ[name] = value
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        _wait_for_port(port, self._moto, timeout=30)
+
+    def _start_emulators(self) -> None:
+        if self.settings.teamviewer_api_url is None:
+            self.teamviewer = self.teamviewer or TeamViewerEmulator(
+                token=self.settings.teamviewer_api_token or "tv-local-token"
+            )
+            server = serve(self.teamviewer)
+            self._servers.append(server)
+            self.teamviewer_url = server.url
+        if self.settings.okta_org_url is None:
+            self.okta = self.okta or OktaEmulator(token=self.settings.okta_api_token or "okta-local-token")
+            server = serve(self.okta)
+            self._servers.append(server)
+            self.okta_url = server.url
+
+    def _tokens(self) -> tuple[str, str]:
+        tv = self.settings.teamviewer_api_token or (self.teamviewer.token if self.teamviewer else None)
+        okta = self.settings.okta_api_token or (self.okta.token if self.okta else None)
+        if tv is None or okta is None:
+            missing = "TEAMVIEWER_API_TOKEN" if tv is None else "OKTA_API_TOKEN"
+            raise ValueError(f"{missing} is required when its API URL points to a real service")
+        return tv, okta
+
+    def _provision(self) -> None:
+        tv_token, okta_token = self._tokens()
+        session = boto3.session.Session(region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+        self.resources = provision(
+            session,
+            self.template,
+            stack_name=self._stack_name,
+            endpoint_url=self.aws_endpoint_url,
+            secrets={
+                "OktaHookSecret": self.hook_secret,
+                "TeamViewerTokenSecret": tv_token,
+                "OktaApiTokenSecret": okta_token,
+            },
+            parameters={
+                "OktaOrgUrl": self.okta_url,
+                "OktaAppId": self.settings.okta_app_id or "",
+                "TeamViewerApiUrl": self.teamviewer_url,
+                "TeamViewerSsoCustomerId": self.settings.teamviewer_sso_customer_id or "",
+                "DryRun": "true" if self.settings.dry_run else "false",
+            },
+        )
+        local = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true"}
+        if self.aws_endpoint_url:
+            local["AWS_ENDPOINT_URL"] = self.aws_endpoint_url
+        for function_id, spec in self.template["Resources"].items():
+            if spec["Type"] == "AWS::Serverless::Function":
+                self.functions[function_id] = {
+                    **self.resources.environment(self.template, function_id),
+                    **local,
+                }
+
+    def _start_functions(self) -> None:
+        self._route_output()
+        ingest = load_function(self.template, "IngestFunction", self.functions["IngestFunction"])
+        ingest_lock = threading.Lock()
+
+        def invoke_ingest(event: dict[str, Any]) -> Mapping[str, Any]:
+            # One execution environment handles one request at a time, as in Lambda.
+            with ingest_lock, _in_function():
+                response: Mapping[str, Any] = ingest.invoke(event)
+            return response
+
+        routes = {}
+        for source in resource(self.template, "IngestFunction")["Properties"].get("Events", {}).values():
+            if source["Type"] == "Api":
+                routes[(source["Properties"]["Method"], source["Properties"]["Path"])] = invoke_ingest
+        self._gateway = ApiGatewayServer(
+            routes, host=self.settings.host, port=self.settings.port, on_request=self.observer.delivery
+        ).start()
+        self._observe_logs()
+        self._start_workers()
+
+    def _start_workers(self) -> None:
+        resolver = self._resources().resolver
+        [mapping] = [
+            source["Properties"]
+            for source in resource(self.template, "WorkerFunction")["Properties"]["Events"].values()
+            if source["Type"] == "SQS"
+        ]
+        concurrency = self._worker_concurrency or int(
+            resolver.resolve(mapping["ScalingConfig"]["MaximumConcurrency"])
+        )
+        settings = json.dumps(
+            {
+                "queue_url": self.queue_url,
+                "queue_arn": str(resolver.resolve(mapping["Queue"])),
+                "batch_size": int(resolver.resolve(mapping.get("BatchSize", 10))),
+                "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            }
+        )
+        env = {**os.environ, **self.functions["WorkerFunction"], "PYTHONUNBUFFERED": "1"}
+        for index in range(concurrency):
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "tvsync.local.worker_process", settings],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._log_file,
+                text=True,
+            )
+            self._workers.append(process)
+            reader = threading.Thread(
+                target=self._read_worker, args=(process,), name=f"worker-{index}", daemon=True
+            )
+            reader.start()
+            self._readers.append(reader)
+        for process in self._workers:
+            if not self._worker_ready.acquire(timeout=60) or process.poll() is not None:
+                raise RuntimeError(
+                    "a WorkerFunction instance failed to start; see .tvsync/logs/functions.jsonl"
+                )
+
+    def _read_worker(self, process: subprocess.Popen[str]) -> None:
+        """The worker's stdout is its CloudWatch log stream: keep it, and watch it."""
+        assert process.stdout is not None
+        for line in process.stdout:
+            if self._log_file is not None:
+                with self._log_lock:
+                    self._log_file.write(line)
+            if not line.startswith("{"):
+                continue
+            try:
+                fields = json.loads(line)
+            except ValueError:
+                continue
+            message = fields.get("message")
+            if message == "worker ready":
+                self._worker_ready.release()
+            elif isinstance(message, str):
+                self.observer.observe(message, fields)
+
+    def _route_output(self) -> None:
+        """What functions print (JSON logs, EMF) goes to a file, as to CloudWatch Logs.
+
+        Must run before the functions load: their loggers bind to ``sys.stdout`` then.
+        """
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        self._log_file = (self._log_dir / "functions.jsonl").open("a", encoding="utf-8")
+        if not isinstance(sys.stdout, _RoutedStdout):
+            self._stdout = _RoutedStdout(sys.stdout, self._log_file)
+            sys.stdout = self._stdout
+
+    def _observe_logs(self) -> None:
+        """Readable console lines and sync records from the functions' structured logs."""
+        functions_logger = logging.getLogger(
+            self.functions["WorkerFunction"].get("POWERTOOLS_SERVICE_NAME", SERVICE)
+        )
+        if not any(isinstance(h, _ObserverHandler) for h in functions_logger.handlers):
+            functions_logger.addHandler(_ObserverHandler(self.observer))
+
+    def _resources(self) -> LocalResources:
+        assert self.resources is not None, "stack not started"
+        return self.resources
+
+    def resolver(self) -> Resolver:
+        return self._resources().resolver
