@@ -21,6 +21,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tvsync.local.api_gateway import proxy_event
 from tvsync.local.aws import LocalResources, provision
 from tvsync.local.template import load_template
 
@@ -142,30 +143,11 @@ def apigw_event(
     path: str = "/okta/events",
     base64_encoded: bool = False,
 ) -> dict[str, Any]:
-    """A REST API (v1) Lambda proxy event, shaped as API Gateway sends it."""
-    headers = headers or {}
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": method,
-            "path": f"/Prod{path}",
-            "stage": "Prod",
-            "requestId": str(uuid.uuid4()),
-            "accountId": "123456789012",
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "body": body,
-        "isBase64Encoded": base64_encoded,
-    }
+    """A REST API (v1) Lambda proxy event, shaped as API Gateway sends it, with the body as given."""
+    event = proxy_event(method, path, headers=headers or {})
+    event["body"] = body
+    event["isBase64Encoded"] = base64_encoded
+    return event
 
 
 def emf_metrics(stdout: str) -> dict[str, float]:

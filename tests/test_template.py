@@ -20,6 +20,7 @@ CONTRACT_IDS = {
     "OktaHookApi",
     "IngestFunction",
     "WorkerFunction",
+    "ReconcileFunction",
     "SharedLayer",
     "EventQueue",
     "EventDeadLetterQueue",
@@ -43,6 +44,16 @@ FUNCTION_ENV = {
         "OKTA_APP_ID",
         "TEAMVIEWER_SSO_CUSTOMER_ID",
         "DRY_RUN",
+    },
+    "ReconcileFunction": {
+        "EVENT_QUEUE_URL",
+        "SYNC_STATE_TABLE_NAME",
+        "TEAMVIEWER_TOKEN_SECRET_ARN",
+        "TEAMVIEWER_API_URL",
+        "OKTA_API_TOKEN_SECRET_ARN",
+        "OKTA_ORG_URL",
+        "OKTA_APP_ID",
+        "DEACTIVATE_ORPHANS",
     },
 }
 
@@ -99,6 +110,39 @@ def test_the_ingest_role_reaches_only_its_secret_and_queue(template: dict[str, A
     # X-Ray has no resource-level permissions; nothing else may use "*".
     assert all(a.startswith("xray:") for s in wildcard for a in _as_list(s["Action"]))
     assert "Policies" not in template["Resources"]["IngestFunction"]["Properties"]
+
+
+def test_the_reconciler_runs_on_a_switchable_schedule_with_least_privilege(template: dict[str, Any]) -> None:
+    props = template["Resources"]["ReconcileFunction"]["Properties"]
+    params = template["Parameters"]
+    assert props["Timeout"] == 900
+    assert props["Environment"]["Variables"]["DEACTIVATE_ORPHANS"] == {"Ref": "DeactivateOrphans"}
+    [schedule] = props["Events"].values()
+    assert schedule["Type"] == "Schedule"
+    assert schedule["Properties"]["Schedule"] == {"Ref": "ReconcileSchedule"}
+    assert schedule["Properties"]["State"] == {"Fn::If": ["ReconcileIsEnabled", "ENABLED", "DISABLED"]}
+    assert template["Conditions"]["ReconcileIsEnabled"] == {
+        "Fn::Equals": [{"Ref": "ReconcileEnabled"}, "true"]
+    }
+    assert params["ReconcileSchedule"]["Default"] == "rate(6 hours)"
+    assert (params["ReconcileEnabled"]["Default"], params["DeactivateOrphans"]["Default"]) == (
+        "true",
+        "false",
+    )
+    statements = template["Resources"]["ReconcileRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    actions = {action for s in statements for action in _as_list(s["Action"])}
+    # It reads and queues; only the worker writes (TeamViewer, SyncStateTable).
+    assert actions == {
+        "sqs:SendMessage",
+        "dynamodb:Scan",
+        "secretsmanager:GetSecretValue",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
 
 
 def test_queues_are_fifo_encrypted_and_redrive_to_the_dlq(template: dict[str, Any]) -> None:

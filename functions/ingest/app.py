@@ -12,14 +12,16 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 
-from tvsync.wiring import build_ingest_api
+from tvsync.wiring.ingest import build_ingest_api
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(utc=True)
 metrics = Metrics()
-tracer = Tracer()
+# Trace only the AWS SDK: patching every library X-Ray knows would import httpx and requests
+# into a path that uses neither, and a cold start pays for every import.
+tracer = Tracer(patch_modules=("botocore",))
 api = build_ingest_api(logger=logger, metrics=metrics)
 
 

@@ -1,7 +1,7 @@
 """WorkerFunction: SQS FIFO batches in, TeamViewer accounts converged to Okta.
 
 Wiring only — the behaviour lives in ``tvsync.services.worker``; the object graph (clients,
-connection pools, idempotency store) is built once per container by ``tvsync.wiring``.
+connection pools, idempotency store) is built once per container by ``tvsync.wiring.worker``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from tvsync.wiring import build_worker
+from tvsync.wiring.worker import build_worker
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

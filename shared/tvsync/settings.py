@@ -19,7 +19,9 @@ class ConfigurationError(RuntimeError):
 
 
 class _EnvSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Built on first use: each function reads one of these, and its cold start should not
+    # pay for compiling the others.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -40,6 +42,8 @@ class IngestSettings(_EnvSettings):
     OKTA_HOOK_SECRET_ARN: str
     OKTA_HOOK_AUTH_HEADER: str = Field(default="Authorization")
     OKTA_APP_ID: str | None = None
+    # After a rotation, the previous hook secret stays valid this long (0: never).
+    OKTA_HOOK_SECRET_ROTATION_GRACE_SECONDS: int = Field(default=3600, ge=0)
     # Seconds the hook secret is cached; Powertools' own default is 300.
     POWERTOOLS_PARAMETERS_MAX_AGE: int = Field(default=300, ge=1)
 
@@ -58,4 +62,25 @@ class WorkerSettings(_EnvSettings):
     OKTA_APP_ID: str | None = None
     DRY_RUN: bool = False
     IDEMPOTENCY_EXPIRY_SECONDS: int = Field(default=86_400, ge=60)
+    POWERTOOLS_PARAMETERS_MAX_AGE: int = Field(default=300, ge=1)
+
+
+class ReconcileSettings(_EnvSettings):
+    """``ReconcileFunction``: both directories to read, the queue to send fixes to.
+
+    ``DEACTIVATE_ORPHANS`` opts in to deactivating company accounts no Okta user has;
+    ``MAX_ORPHAN_DEACTIVATIONS`` caps how many one run may deactivate, so an Okta answer
+    that is empty by mistake (a wrong app id, a token with too few rights) cannot switch off
+    the whole company: above the cap orphans are only reported.
+    """
+
+    EVENT_QUEUE_URL: str
+    SYNC_STATE_TABLE_NAME: str
+    TEAMVIEWER_TOKEN_SECRET_ARN: str
+    TEAMVIEWER_API_URL: str = Field(default="https://webapi.teamviewer.com")
+    OKTA_API_TOKEN_SECRET_ARN: str
+    OKTA_ORG_URL: str
+    OKTA_APP_ID: str | None = None
+    DEACTIVATE_ORPHANS: bool = False
+    MAX_ORPHAN_DEACTIVATIONS: int = Field(default=50, ge=0)
     POWERTOOLS_PARAMETERS_MAX_AGE: int = Field(default=300, ge=1)

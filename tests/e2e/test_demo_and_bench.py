@@ -14,7 +14,14 @@ def test_demo_converges_every_provisionable_user(capsys: pytest.CaptureFixture[s
     assert main(["demo", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "TeamViewer matches Okta for every user that can be provisioned" in out
-    for email in ("alice.archer@", "bob.baker@", "carol.chen@", "dave.dunn@", "erin.evans@", "frank.fischer@"):
+    for email in (
+        "alice.archer@",
+        "bob.baker@",
+        "carol.chen@",
+        "dave.dunn@",
+        "erin.evans@",
+        "frank.fischer@",
+    ):
         assert email in out
     assert "conflict" in out, "Erin's email is owned outside the company: reported, not hidden"
 

@@ -70,7 +70,9 @@ class Served:
             if predicate():
                 return
             if self.process.poll() is not None:
-                raise AssertionError(f"tvsync serve exited: {self.process.stdout.read() if self.process.stdout else ''}")
+                raise AssertionError(
+                    f"tvsync serve exited: {self.process.stdout.read() if self.process.stdout else ''}"
+                )
             time.sleep(0.1)
         raise AssertionError("condition not reached in time")
 
@@ -80,7 +82,10 @@ class Served:
 
         state = json.loads(self.state_file.read_text())
         sqs = boto3.session.Session(region_name="us-east-1").client(
-            "sqs", endpoint_url=state["aws_endpoint_url"], aws_access_key_id="local", aws_secret_access_key="local"
+            "sqs",
+            endpoint_url=state["aws_endpoint_url"],
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
         )
         queue = state["functions"]["WorkerFunction"]["EVENT_QUEUE_URL"]
 
@@ -89,7 +94,10 @@ class Served:
                 QueueUrl=queue,
                 AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
             )["Attributes"]
-            return attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+            return (
+                attrs["ApproximateNumberOfMessages"] == "0"
+                and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+            )
 
         self.wait_for(empty, timeout)
         time.sleep(0.3)  # the last batch's bookkeeping
@@ -119,7 +127,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "OKTA_APP_ID": APP_ID,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "tvsync.cli.main", "serve", "--port", str(port), "--state-file", str(state_file)],
+        [
+            sys.executable,
+            "-m",
+            "tvsync.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--state-file",
+            str(state_file),
+        ],
         cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,
@@ -153,7 +170,9 @@ def assigned(s: Served, email: str, first: str, last: str) -> str:
 
 def test_verification_handshake(served: Served) -> None:
     response = httpx.get(
-        served.url, headers={"Authorization": SECRET, "X-Okta-Verification-Challenge": "e2e-challenge"}, timeout=10
+        served.url,
+        headers={"Authorization": SECRET, "X-Okta-Verification-Challenge": "e2e-challenge"},
+        timeout=10,
     )
     assert response.status_code == 200
     assert response.json() == {"verification": "e2e-challenge"}
@@ -217,7 +236,10 @@ def test_reordered_events_end_in_okta_current_state(served: Served) -> None:
     s = served
     user = assigned(s, "ivan.ink@example.com", "Ivan", "Ink")
     s.okta.set_status(user, "DEPROVISIONED")
-    late, early = s.event(user, "user.lifecycle.deactivate", second=50), s.event(user, "user.lifecycle.create", second=10)
+    late, early = (
+        s.event(user, "user.lifecycle.deactivate", second=50),
+        s.event(user, "user.lifecycle.create", second=10),
+    )
     assert s.post(late, early).status_code == 200
     s.idle()
     account = s.tv.user_by_email("ivan.ink@example.com")
@@ -229,7 +251,10 @@ def test_conflict_is_recorded_and_the_rest_proceeds(served: Served) -> None:
     s.tv.add_foreign_account("judy.jones@example.com", "Judy (private)")
     judy = assigned(s, "judy.jones@example.com", "Judy", "Jones")
     kim = assigned(s, "kim.kale@example.com", "Kim", "Kale")
-    assert s.post(s.event(judy, "user.lifecycle.create"), s.event(kim, "user.lifecycle.create")).status_code == 200
+    assert (
+        s.post(s.event(judy, "user.lifecycle.create"), s.event(kim, "user.lifecycle.create")).status_code
+        == 200
+    )
     s.wait_for(lambda: s.tv.user_by_email("kim.kale@example.com") is not None)
     s.idle()
     assert s.tv.user_by_email("judy.jones@example.com", casefold=True) is None, "never taken over"

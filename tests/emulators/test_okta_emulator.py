@@ -538,3 +538,18 @@ def test_timeout_fault_over_loopback_http() -> None:
     with serve(emu) as server, httpx.Client(base_url=server.url, headers=AUTH, timeout=timeout) as http:
         with pytest.raises(httpx.ReadTimeout):
             http.get("/api/v1/users")
+
+
+def test_bulk_seeding_follows_add_user_rules_in_one_pass() -> None:
+    emulator = OktaEmulator()
+    ids = emulator.add_users(
+        [("a@example.com", "A", "Person"), ("b@example.com", None, None)], status="STAGED"
+    )
+    users = {u["id"]: u for u in emulator.users()}
+    assert [users[i]["profile"]["login"] for i in ids] == ["a@example.com", "b@example.com"]
+    assert {users[i]["status"] for i in ids} == {"STAGED"} and users[ids[0]]["activated"] is None
+    assert users[ids[0]]["profile"]["displayName"] == "A Person"
+    with pytest.raises(ValueError, match="already exists"):
+        emulator.add_users([("A@example.com", "A", "Again")])
+    with pytest.raises(ValueError, match="already exists"):
+        emulator.add_user("B@example.com", "B", "Again")

@@ -923,3 +923,14 @@ def test_loopback_timeout(served: tuple[TeamViewerEmulator, str]) -> None:
         with pytest.raises(httpx.ReadTimeout):
             client.get("/scim/v2/Users")
     assert app.calls[-1].fault is FaultKind.TIMEOUT
+
+
+def test_bulk_seeding_follows_add_users_rules_in_one_pass() -> None:
+    emulator = TeamViewerEmulator()
+    ids = emulator.add_users([("a@example.com", "A Person", True), ("b@example.com", "B Person", False)])
+    assert [(u["id"], u["email"], u["active"]) for u in emulator.users()[1:]] == [
+        (ids[0], "a@example.com", True),
+        (ids[1], "b@example.com", False),
+    ]
+    with pytest.raises(ValueError, match="taken"):
+        emulator.add_users([("A@Example.com", "Again", True)])

@@ -236,7 +236,7 @@ def test_email_owned_outside_the_company_is_recorded_not_retried_and_others_proc
     assert (result.received, result.failed) == (2, 0), "a conflict is permanent: not retried"
     state = p.state(erin)
     assert state is not None and state.last_outcome == "conflict"
-    assert "email_in_use" in (state.last_reason or "")
+    assert state.last_reason == "email in use by a TeamViewer account outside the company"
     assert p.tv_account("alice.archer@example.com") is not None
     assert p.dlq_count() == 0
 

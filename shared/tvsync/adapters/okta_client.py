@@ -102,6 +102,24 @@ class OktaClient:
         body = self._get_one("get_app_user", path)
         return None if body is None else _parse(OktaAppUser, body, "get_app_user")
 
+    def find_by_email(self, email: str) -> OktaUser | None:
+        """The Okta user whose email this is, DEPROVISIONED ones included; ``None`` if none.
+
+        Tries the login first (one read; the product requires Email as the username
+        format, and Okta matches logins case-insensitively), then ``profile.email`` with a
+        filter, which also finds deprovisioned users. Only a user whose ``profile.email``
+        really is this address (ignoring case) counts.
+        """
+        wanted = email.strip().lower()
+        by_login = self.get_user(email.strip())
+        if by_login is not None and by_login.profile.email.strip().lower() == wanted:
+            return by_login
+        quoted = email.strip().replace("\\", "\\\\").replace('"', '\\"')
+        for user in self.iter_users(page_size=10, filter=f'profile.email eq "{quoted}"'):
+            if user.profile.email.strip().lower() == wanted:
+                return user
+        return None
+
     def check(self) -> None:
         """Prove the org URL and token work with the cheapest authenticated read; raise otherwise."""
         self._retry.call(lambda: self._exchange("check", "/api/v1/users", {"limit": "1"}))

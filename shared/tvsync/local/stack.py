@@ -266,6 +266,7 @@ class LocalStack:
         self._servers: list[RunningServer] = []
         self._moto: subprocess.Popen[bytes] | None = None
         self._stdout: _RoutedStdout | None = None
+        self._saved_environ: dict[str, str] | None = None
         self._gateway: ApiGatewayServer | None = None
         self._workers: list[subprocess.Popen[str]] = []
         self._readers: list[threading.Thread] = []
@@ -288,6 +289,9 @@ class LocalStack:
     def start(self) -> LocalStack:
         # Metrics are off locally (no CloudWatch to read them); say nothing about it per request.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        # The functions run in this process with their environment applied, as Lambda sets it;
+        # put the caller's environment back on close.
+        self._saved_environ = dict(os.environ)
         try:
             self._start_aws()
             self._start_emulators()
@@ -323,6 +327,10 @@ class LocalStack:
         if self._stdout is not None:
             sys.stdout = self._stdout.console
             self._stdout = None
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

@@ -25,7 +25,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from pydantic import ValidationError
 
 from tvsync.adapters.event_queue import EventQueue
-from tvsync.adapters.secrets import CachedSecret, SecretUnavailableError
+from tvsync.adapters.secrets import RotatingSecret, SecretUnavailableError
 from tvsync.core.event_selection import select_events
 from tvsync.models.okta_hook import EventHookDelivery
 
@@ -53,14 +53,16 @@ UNAVAILABLE = HookResponse.error(503, "Service temporarily unavailable; retry la
 class HookAuthenticator:
     """Compares the configured header with the hook secret in constant time.
 
-    On a mismatch the cached secret is re-read — at most once per ``refresh_interval`` so a
-    flood of bad requests cannot hammer Secrets Manager — which makes a rotated secret take
-    effect at once instead of after the cache period.
+    The secret's current value is accepted, and for a grace period after a rotation its
+    previous one too (``RotatingSecret``): Okta never retries a 401, so the minutes between
+    updating the secret and updating Okta must not refuse anything. On a mismatch the cached
+    values are re-read — at most once per ``refresh_interval`` so a flood of bad requests
+    cannot hammer Secrets Manager — which makes a rotation take effect at once.
     """
 
     def __init__(
         self,
-        secret: CachedSecret,
+        secret: RotatingSecret,
         header: str,
         *,
         refresh_interval: float = 60.0,
@@ -77,13 +79,13 @@ class HookAuthenticator:
         presented = _header(headers, self._header)
         if not presented:
             return False
-        if _same(presented, self._secret.get()):
+        if _matches(presented, self._secret.values()):
             return True
         now = self._clock()
         if self._last_refresh is not None and now - self._last_refresh < self._refresh_interval:
             return False
         self._last_refresh = now
-        return _same(presented, self._secret.get(force=True))
+        return _matches(presented, self._secret.values(force=True))
 
 
 class IngestService:
@@ -217,8 +219,11 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _same(presented: str, expected: str) -> bool:
-    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
+def _matches(presented: str, accepted: list[str]) -> bool:
+    candidate = presented.encode("utf-8", "surrogatepass")
+    # Compare against every accepted value (no early exit): timing reveals nothing.
+    results = [hmac.compare_digest(candidate, value.encode("utf-8")) for value in accepted]
+    return any(results)
 
 
 def build_api(service: IngestService) -> APIGatewayRestResolver:

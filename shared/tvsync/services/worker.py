@@ -38,7 +38,7 @@ from tvsync.adapters.errors import (
 from tvsync.adapters.secrets import SecretUnavailableError
 from tvsync.adapters.sync_state import SyncState, SyncStateStore
 from tvsync.core.desired_state import DesiredAccount, Presence, SyncConfig, desired_account
-from tvsync.core.plan import Operation, Plan, plan_changes, to_update
+from tvsync.core.plan import Operation, Plan, PlanReason, plan_changes, to_update
 from tvsync.models.sync_request import SyncRequest
 from tvsync.models.teamviewer import TeamViewerAccount
 from tvsync.observability import mask_email
@@ -61,6 +61,9 @@ OPERATION_METRICS = {
     Operation.RENAME: "UsersRenamed",
     Operation.CHANGE_EMAIL: "EmailsChanged",
 }
+
+#: Recorded for a user whose email belongs to a TeamViewer account outside the company.
+CONFLICT_REASON = "email in use by a TeamViewer account outside the company"
 
 #: SQS caps a message's visibility timeout at 12 hours.
 MAX_VISIBILITY_SECONDS = 43_200
@@ -135,6 +138,8 @@ class UserSynchronizer:
     def converge(self, request: SyncRequest) -> SyncResult:
         previous = self._state.get(request.okta_user_id)
         try:
+            if request.teamviewer_id is not None:
+                return self._deactivate_orphan(request, previous, request.teamviewer_id)
             desired = self._desired(request.okta_user_id)
             if desired.presence is Presence.UNMANAGED:
                 return self._finish(request, previous, desired, Outcome.NO_CHANGE, (), desired.reason, None)
@@ -152,7 +157,9 @@ class UserSynchronizer:
     def _converge(
         self, request: SyncRequest, previous: SyncState | None, desired: DesiredAccount
     ) -> SyncResult:
-        current = self._current_account(desired, previous)
+        # The reconciler found this user by reading TeamViewer itself: the stored view of
+        # the account is what it disagreed with, so read the account again.
+        current = self._current_account(desired, previous, refresh=request.source == "reconcile")
         plan = self._plan(desired, current)
         if plan.is_noop:
             return self._finish(request, previous, desired, Outcome.NO_CHANGE, (), plan.reason, current)
@@ -172,9 +179,7 @@ class UserSynchronizer:
                     "detail": exc.detail,
                 },
             )
-            return self._finish(
-                request, previous, desired, Outcome.CONFLICT, (), f"email-in-use: {exc.detail}", current
-            )
+            return self._finish(request, previous, desired, Outcome.CONFLICT, (), CONFLICT_REASON, current)
         except InvalidError as exc:
             self._metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
             self._logger.warning(
@@ -186,20 +191,70 @@ class UserSynchronizer:
         return self._finish(request, previous, desired, outcome, operations, plan.reason, account)
 
     def _current_account(
-        self, desired: DesiredAccount, previous: SyncState | None
+        self, desired: DesiredAccount, previous: SyncState | None, *, refresh: bool = False
     ) -> TeamViewerAccount | None:
         """The account to plan against: the mapped one as last seen, else a lookup by email.
 
         An unknown user about to be created is *not* looked up: the create itself tells us
         (by conflicting) when the account already exists, which saves a call per new user.
+        ``refresh`` re-reads the mapped account instead of trusting the stored view, which
+        cannot see edits made in TeamViewer itself; a mapped account that has left the
+        company is then treated as no mapping at all.
         """
         known = previous.known_account() if previous else None
+        if known is not None and refresh:
+            known = self._tv.get(known.id)
         if known is not None:
             return known
         if desired.presence is Presence.ACTIVE:
             return None
         email = desired.email or (previous.email if previous else None)
         return self._tv.find_by_email(email) if email else None
+
+    def _deactivate_orphan(
+        self, request: SyncRequest, previous: SyncState | None, teamviewer_id: str
+    ) -> SyncResult:
+        """Deactivate an account the reconciler found no Okta user for — if that is still true.
+
+        The reconciler's view is minutes old by now, so everything is checked again: the
+        account must still be in the company and active, must not be the token owner, and
+        no Okta user and no SyncStateTable record may claim it (a user created or assigned
+        in the meantime adopts the account instead). This keeps the worker the only writer
+        to TeamViewer while orphans have no Okta user to converge.
+        """
+        account = self._tv.get(teamviewer_id)
+        desired = DesiredAccount(
+            Presence.INACTIVE, email=account.email if account else None, name=None, reason="orphan"
+        )
+        skip = self._orphan_skip_reason(request, account)
+        if skip is not None or account is None:
+            return self._finish(request, previous, desired, Outcome.NO_CHANGE, (), skip, account)
+        operations = (Operation.DEACTIVATE,)
+        if self._dry_run:
+            return self._finish(request, previous, desired, Outcome.DRY_RUN, operations, "orphan", account)
+        try:
+            self._tv.update(account.id, active=False)
+        except InvalidError as exc:  # e.g. it left the company a moment ago: nothing to retry
+            return self._finish(request, previous, desired, Outcome.INVALID, (), str(exc), account)
+        deactivated = _applied(account, False, None, None)
+        return self._finish(request, previous, desired, Outcome.APPLIED, operations, "orphan", deactivated)
+
+    def _orphan_skip_reason(self, request: SyncRequest, account: TeamViewerAccount | None) -> str | None:
+        """Why the orphan must be left alone now, or None to deactivate it."""
+        if account is None:
+            return "orphan-gone"
+        if not account.active:
+            return PlanReason.ALREADY_INACTIVE
+        if account.id == self._owner_id():
+            return PlanReason.TOKEN_OWNER_PROTECTED
+        # Adopted since the reconciler looked (a new hire's event got here first)?
+        claimed = any(
+            state.okta_user_id != request.okta_user_id and state.teamviewer_id == account.id
+            for state in self._state.find_by_email(account.email)
+        )
+        if claimed or self._okta.find_by_email(account.email) is not None:
+            return "orphan-claimed"
+        return None
 
     def _plan(self, desired: DesiredAccount, current: TeamViewerAccount | None) -> Plan:
         plan = plan_changes(desired, current, token_owner_id=None)

@@ -1,8 +1,4 @@
-"""Builds each function's real collaborators from its environment, once per container.
-
-Handlers call one builder at import time; tests and the local stack call the same
-builders, so there is exactly one way the production object graph is assembled.
-"""
+"""WorkerFunction's object graph: clients, connection pools, idempotency store, batch handling."""
 
 from __future__ import annotations
 
@@ -18,8 +14,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from botocore.config import Config
 
-from tvsync.adapters.errors import ThrottledError, UpstreamError
-from tvsync.adapters.event_queue import EventQueue
 from tvsync.adapters.okta_client import OktaClient
 from tvsync.adapters.retry import RetryPolicy
 from tvsync.adapters.secrets import CachedSecret
@@ -27,42 +21,13 @@ from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.adapters.teamviewer_client import TeamViewerClient
 from tvsync.core.desired_state import SyncConfig
 from tvsync.models.sync_request import SyncRequest
-from tvsync.services.ingest import HookAuthenticator, IngestService, build_api
 from tvsync.services.worker import BatchWorker, UserSynchronizer
-from tvsync.settings import IngestSettings, WorkerSettings
+from tvsync.settings import WorkerSettings
+from tvsync.wiring.common import count_retries
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-
-#: The ingest path answers Okta within 3 s: fail an AWS call fast and let Okta retry.
-INGEST_AWS_CONFIG = Config(
-    connect_timeout=1,
-    read_timeout=2,
-    retries={"mode": "standard", "max_attempts": 2},
-)
-
-
-def build_ingest_api(
-    *, logger: Logger, metrics: Metrics, environ: Mapping[str, str] | None = None
-) -> APIGatewayRestResolver:
-    settings = IngestSettings.from_env(environ)
-    session = boto3.session.Session()
-    secret = CachedSecret(
-        settings.OKTA_HOOK_SECRET_ARN,
-        max_age=settings.POWERTOOLS_PARAMETERS_MAX_AGE,
-        client=session.client("secretsmanager", config=INGEST_AWS_CONFIG),
-    )
-    service = IngestService(
-        authenticator=HookAuthenticator(secret, settings.OKTA_HOOK_AUTH_HEADER),
-        queue=EventQueue(session.client("sqs", config=INGEST_AWS_CONFIG), settings.EVENT_QUEUE_URL),
-        app_id=settings.OKTA_APP_ID,
-        logger=logger,
-        metrics=metrics,
-    )
-    return build_api(service)
-
 
 #: The worker has minutes, not seconds: let botocore retry AWS calls a little more.
 WORKER_AWS_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 4})
@@ -76,13 +41,6 @@ def build_worker(
     secrets = session.client("secretsmanager", config=WORKER_AWS_CONFIG)
     dynamodb = session.client("dynamodb", config=WORKER_AWS_CONFIG)
 
-    def count_retry(exc: UpstreamError, _wait: float) -> None:
-        if isinstance(exc, ThrottledError):
-            name = "TeamViewerThrottled" if exc.service == "teamviewer" else "OktaThrottled"
-        else:
-            name = "TransientFailures"
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-
     # In-process retries wait out short server-requested pauses (a rate limit's Retry-After)
     # within the invocation's time; anything longer goes back to SQS with the wait as delay.
     deadline_holder: list[BatchWorker] = []
@@ -90,7 +48,7 @@ def build_worker(
         max_attempts=4,
         max_wait=5.0,
         deadline=lambda: deadline_holder[0].deadline() if deadline_holder else None,
-        on_retry=count_retry,
+        on_retry=count_retries(metrics),
     )
     tv_token = CachedSecret(
         settings.TEAMVIEWER_TOKEN_SECRET_ARN, max_age=settings.POWERTOOLS_PARAMETERS_MAX_AGE, client=secrets

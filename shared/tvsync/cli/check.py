@@ -1,0 +1,574 @@
+"""``tvsync check``: prove a stack's credentials and resources work, before Okta sends anything.
+
+Okta's provisioning apps have a "Test API Credentials" button; this is ours, and it checks
+everything the functions need, as the functions would use it — the same environment
+(``tvsync.cli.context``), the same secrets, the same clients. A broken credential found
+here costs a minute; found by the worker, it costs a queue of retries and an alarm.
+
+Each check is a small function that returns a ``CheckResult``; ``run_checks`` runs them all
+even when some fail (a wrong Okta token says nothing about the TeamViewer token), and
+blanks every secret it read out of anything it prints.
+
+TeamViewer rights are tested without changing anything. SCIM answers a request the token
+may not make with 403 before it looks at the body, and a request it may make but cannot
+accept with 400 (the order TeamViewer's emulator here also follows). So the check sends
+requests that can never succeed — a create without ``userName``, and a PATCH of the token
+owner with an empty ``Operations`` list — and reads the status: 403 means the right is
+missing, 400 means the right is there and the request was rejected on its merits. This is
+an inference: TeamViewer does not document the order; a different answer is reported as
+"inconclusive", never as a pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Self
+
+import httpx
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from rich.text import Text
+
+from tvsync.adapters.errors import AuthError, ThrottledError, UpstreamError
+from tvsync.adapters.http import HeaderTokenAuth, new_http_client, send
+from tvsync.adapters.okta_client import OktaClient
+from tvsync.adapters.teamviewer_client import (
+    PATCH_OP_SCHEMA,
+    SCIM_CONTENT_TYPE,
+    SCIM_USER_SCHEMA,
+    SCIM_USERS,
+    TeamViewerClient,
+    TokenOwner,
+)
+from tvsync.cli.context import StackContext, add_stack_arguments, resolve
+from tvsync.cli.output import CliError, console
+from tvsync.observability import mask_email
+
+ORDER = 30
+DEFAULT_TEAMVIEWER_API_URL = "https://webapi.teamviewer.com"
+#: template.yaml seeds the TeamViewer and Okta token secrets with values starting like this.
+PLACEHOLDER_PREFIX = "REPLACE_WITH_"
+DEFAULT_TIMEOUT_SECONDS = 10.0
+_MAX_DETAIL = 240
+
+DESCRIPTION = """\
+Check that a stack can do its job, like Okta's "Test API Credentials" button:
+
+  secrets      the Okta hook secret, TeamViewer token and Okta API token are readable
+               from Secrets Manager and no longer hold the template's placeholder
+  TeamViewer   the token is valid, and may read, create and edit users
+               (tested with requests TeamViewer must refuse: nothing is changed)
+  Okta         the API token is valid, and the TeamViewer app's users are readable
+  AWS          the event queue, its dead-letter queue and both tables are reachable
+
+One line per check; exits 0 only if every check passed. No secret is ever printed.
+
+examples:
+  tvsync check                        # the running local stack (tvsync serve)
+  tvsync check --stack okta-tv-sync   # a deployed stack, with your AWS credentials
+"""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of the report. ``skipped``: the check does not apply here (not a failure)."""
+
+    name: str
+    ok: bool
+    detail: str
+    skipped: bool = False
+
+
+class CheckFailed(Exception):
+    """Raised inside a check: the message is the one-line reason shown to the user."""
+
+
+class NotApplicable(Exception):
+    """Raised inside a check that has nothing to check in this configuration."""
+
+
+# ---------------------------------------------------------------------------- the probe
+
+
+class Probe:
+    """What the checks share: the stack's settings, the secrets as read once, lazy clients.
+
+    Secrets are read at most once per run; a secret that could not be used makes every
+    check depending on it fail with "not checked", so one cause gives one clear reason.
+    """
+
+    def __init__(
+        self,
+        context: StackContext,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        self.context = context
+        self.timeout = httpx.Timeout(timeout)
+        self._secrets: dict[str, str | CheckFailed] = {}
+        self._clients: dict[str, Any] = {}
+        self._closers: list[Callable[[], None]] = []
+        self._owner: TokenOwner | CheckFailed | None = None
+        self._queue_attributes: dict[str, str] | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for close in self._closers:
+            close()
+
+    # settings ------------------------------------------------------------------
+
+    def setting(self, name: str) -> str | None:
+        for env in (self.context.env("WorkerFunction"), *self.context.functions.values()):
+            if env.get(name):
+                return env[name]
+        return self.context.extra.get(name) or None
+
+    def require(self, name: str) -> str:
+        value = self.setting(name)
+        if not value:
+            raise CheckFailed(f"{name} is not set for this stack ({self.context.source})")
+        return value
+
+    def aws(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.context.client(service)
+        return self._clients[service]
+
+    # secrets -------------------------------------------------------------------
+
+    def secret(self, arn_variable: str) -> str:
+        """The secret's value; raises ``CheckFailed`` with the reason it cannot be used."""
+        if arn_variable not in self._secrets:
+            try:
+                self._secrets[arn_variable] = self._read_secret(arn_variable)
+            except CheckFailed as exc:
+                self._secrets[arn_variable] = exc
+        value = self._secrets[arn_variable]
+        if isinstance(value, CheckFailed):
+            raise value
+        return value
+
+    def usable_secret(self, arn_variable: str, what: str) -> str:
+        """For checks that need a secret: its failure is reported once, by the secret's own check."""
+        try:
+            return self.secret(arn_variable)
+        except CheckFailed:
+            raise CheckFailed(f"not checked: the {what} secret is not usable (see above)") from None
+
+    def secret_values(self) -> list[str]:
+        return [v for v in self._secrets.values() if isinstance(v, str) and v]
+
+    def redact(self, text: str) -> str:
+        for value in self.secret_values():
+            text = text.replace(value, "***")
+        return text
+
+    def _read_secret(self, arn_variable: str) -> str:
+        arn = self.require(arn_variable)
+        try:
+            response = self.aws("secretsmanager").get_secret_value(SecretId=arn)
+        except (ClientError, BotoCoreError) as exc:
+            raise CheckFailed(f"cannot read {_secret_name(arn)}: {describe(exc)}") from None
+        value = response.get("SecretString")
+        if not isinstance(value, str) or not value:
+            raise CheckFailed(f"{_secret_name(arn)} has no string value")
+        if value.startswith(PLACEHOLDER_PREFIX):
+            raise CheckFailed(
+                f"{_secret_name(arn)} still holds the template's placeholder; store the real value "
+                f"(aws secretsmanager put-secret-value --secret-id {arn} --secret-string ...)"
+            )
+        if value != value.strip():
+            raise CheckFailed(
+                f"{_secret_name(arn)} starts or ends with whitespace (a newline from echo?); "
+                "the value must be exact"
+            )
+        return value
+
+    # TeamViewer ----------------------------------------------------------------
+
+    @property
+    def teamviewer_url(self) -> str:
+        return self.setting("TEAMVIEWER_API_URL") or DEFAULT_TEAMVIEWER_API_URL
+
+    def _teamviewer_token(self) -> str:
+        return self.usable_secret("TEAMVIEWER_TOKEN_SECRET_ARN", "TeamViewer token")
+
+    def teamviewer(self) -> TeamViewerClient:
+        self._teamviewer_token()  # fail fast, with the reason, before any request
+        if "teamviewer" not in self._clients:
+            client = TeamViewerClient(self.teamviewer_url, self._teamviewer_token, timeout=self.timeout)
+            self._clients["teamviewer"] = client
+            self._closers.append(client.close)
+        client_: TeamViewerClient = self._clients["teamviewer"]
+        return client_
+
+    def teamviewer_http(self) -> httpx.Client:
+        """A bare client for the permission probes, which the typed client cannot express."""
+        self._teamviewer_token()
+        if "teamviewer_http" not in self._clients:
+            auth = HeaderTokenAuth("Bearer", self._teamviewer_token)
+            http = new_http_client(self.teamviewer_url, auth, timeout=self.timeout)
+            self._clients["teamviewer_http"] = http
+            self._closers.append(http.close)
+        http_: httpx.Client = self._clients["teamviewer_http"]
+        return http_
+
+    def token_owner(self) -> TokenOwner:
+        if self._owner is None:
+            try:
+                self._owner = self.teamviewer().token_owner()
+            except CheckFailed as exc:
+                self._owner = exc
+            except Exception as exc:  # remembered, reported by the check that needs the owner
+                self._owner = CheckFailed(describe(exc))
+        if isinstance(self._owner, CheckFailed):
+            raise self._owner
+        return self._owner
+
+    # Okta ----------------------------------------------------------------------
+
+    def okta(self) -> OktaClient:
+        org_url = self.require("OKTA_ORG_URL")
+
+        def token() -> str:
+            return self.usable_secret("OKTA_API_TOKEN_SECRET_ARN", "Okta API token")
+
+        token()
+        if "okta" not in self._clients:
+            client = OktaClient(org_url, token, timeout=self.timeout)
+            self._clients["okta"] = client
+            self._closers.append(client.close)
+        client_: OktaClient = self._clients["okta"]
+        return client_
+
+    # AWS -----------------------------------------------------------------------
+
+    def queue_attributes(self) -> dict[str, str]:
+        if self._queue_attributes is None:
+            names = ["QueueArn", "ApproximateNumberOfMessages", "RedrivePolicy"]
+            queue_url = self.require("EVENT_QUEUE_URL")
+            response = self.aws("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
+            self._queue_attributes = dict(response.get("Attributes", {}))
+        return self._queue_attributes
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+@dataclass(frozen=True)
+class Check:
+    """A named check; calling it always returns a ``CheckResult``, whatever the body raised."""
+
+    name: str
+    body: Callable[[Probe], str]
+
+    def __call__(self, probe: Probe) -> CheckResult:
+        try:
+            detail = self.body(probe)
+        except NotApplicable as exc:
+            return CheckResult(self.name, ok=True, detail=str(exc), skipped=True)
+        except CheckFailed as exc:
+            return CheckResult(self.name, ok=False, detail=str(exc))
+        except Exception as exc:  # one failing check must not stop the rest
+            return CheckResult(self.name, ok=False, detail=describe(exc))
+        return CheckResult(self.name, ok=True, detail=detail)
+
+
+def check(name: str) -> Callable[[Callable[[Probe], str]], Check]:
+    """Declare a check: the body returns the success detail, or raises ``CheckFailed``."""
+
+    def declare(body: Callable[[Probe], str]) -> Check:
+        return Check(name, body)
+
+    return declare
+
+
+def _secret_check(name: str, arn_variable: str) -> Check:
+    def body(probe: Probe) -> str:
+        probe.secret(arn_variable)
+        return f"readable: {_secret_name(probe.require(arn_variable))}"
+
+    return Check(name, body)
+
+
+check_hook_secret = _secret_check("Secret: Okta hook secret", "OKTA_HOOK_SECRET_ARN")
+check_teamviewer_secret = _secret_check("Secret: TeamViewer token", "TEAMVIEWER_TOKEN_SECRET_ARN")
+check_okta_secret = _secret_check("Secret: Okta API token", "OKTA_API_TOKEN_SECRET_ARN")
+
+
+@check("TeamViewer: token valid")
+def check_teamviewer_token(probe: Probe) -> str:
+    if not probe.teamviewer().ping():
+        raise CheckFailed(
+            f"TeamViewer refused the token ({probe.teamviewer_url}, v1 ping); "
+            "create a new script token and store it in the secret"
+        )
+    return f"accepted by {probe.teamviewer_url}"
+
+
+@check("TeamViewer: token owner readable")
+def check_teamviewer_owner(probe: Probe) -> str:
+    owner = probe.token_owner()
+    return f"{owner.id} ({mask_email(owner.email)}), never deactivated by the sync"
+
+
+@check("TeamViewer: may read users")
+def check_teamviewer_read(probe: Probe) -> str:
+    try:
+        next(iter(probe.teamviewer().iter_users(page_size=1)), None)
+    except AuthError as exc:
+        if exc.status == 403:
+            raise CheckFailed(_missing_right("read users", "Users.Read", exc.detail)) from None
+        raise
+    return "SCIM user list readable"
+
+
+@check("TeamViewer: may create users")
+def check_teamviewer_create(probe: Probe) -> str:
+    # No userName and no emails: TeamViewer can only refuse it, so nothing can be created.
+    body = {"schemas": [SCIM_USER_SCHEMA], "displayName": "tvsync check (invalid on purpose)"}
+    return _permission_probe(probe, "POST", SCIM_USERS, body, "create users", "Users.CreateUsers")
+
+
+@check("TeamViewer: may edit users")
+def check_teamviewer_edit(probe: Probe) -> str:
+    try:
+        owner = probe.token_owner()
+    except CheckFailed as exc:
+        if str(exc).startswith("not checked:"):
+            raise
+        raise CheckFailed("not checked: the token owner, the account it probes, is not readable") from None
+    # An empty Operations list changes nothing, whatever the server makes of it.
+    body = {"schemas": [PATCH_OP_SCHEMA], "Operations": []}
+    path = f"{SCIM_USERS}/{owner.id}"
+    return _permission_probe(probe, "PATCH", path, body, "edit users", "Users.ModifyUsers")
+
+
+@check("Okta: token valid")
+def check_okta_token(probe: Probe) -> str:
+    try:
+        probe.okta().check()
+    except AuthError as exc:
+        if exc.status == 401:
+            raise CheckFailed(
+                f"Okta refused the API token ({probe.require('OKTA_ORG_URL')}): {exc.detail}"
+            ) from None
+        raise
+    return f"accepted by {probe.require('OKTA_ORG_URL')}"
+
+
+@check("Okta: app users readable")
+def check_okta_app_users(probe: Probe) -> str:
+    app_id = probe.setting("OKTA_APP_ID")
+    if not app_id:
+        raise NotApplicable("OKTA_APP_ID not set: every Okta user is in scope")
+    try:
+        next(iter(probe.okta().iter_app_users(app_id, page_size=1)), None)
+    except UpstreamError as exc:
+        if exc.status == 404:
+            raise CheckFailed(f"Okta has no app {app_id}; check OKTA_APP_ID") from None
+        if exc.status == 403:
+            raise CheckFailed(f"the token's admin may not read app {app_id}'s users: {exc.detail}") from None
+        raise
+    return f"first page of app {app_id}'s users read"
+
+
+@check("AWS: event queue")
+def check_event_queue(probe: Probe) -> str:
+    attributes = probe.queue_attributes()
+    waiting = attributes.get("ApproximateNumberOfMessages", "?")
+    return f"reachable, {waiting} message(s) waiting"
+
+
+@check("AWS: dead-letter queue")
+def check_dead_letter_queue(probe: Probe) -> str:
+    try:
+        policy = json.loads(probe.queue_attributes().get("RedrivePolicy", ""))
+        target = str(policy["deadLetterTargetArn"])
+    except (ValueError, KeyError, TypeError):
+        raise CheckFailed("the event queue has no redrive policy: failed events would be lost") from None
+    # arn:aws:sqs:<region>:<account>:<name>
+    account, name = target.split(":")[4:6]
+    sqs = probe.aws("sqs")
+    url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    count = int(attributes.get("Attributes", {}).get("ApproximateNumberOfMessages", "0"))
+    hint = " — inspect them with `tvsync dlq`" if count else ""
+    return f"reachable ({name}), {count} message(s){hint}"
+
+
+def _table_check(name: str, variable: str) -> Check:
+    def body(probe: Probe) -> str:
+        table = probe.require(variable)
+        status = probe.aws("dynamodb").describe_table(TableName=table)["Table"].get("TableStatus", "?")
+        if status != "ACTIVE":
+            raise CheckFailed(f"{table} is {status}, not ACTIVE")
+        return f"reachable ({table}, ACTIVE)"
+
+    return Check(name, body)
+
+
+check_idempotency_table = _table_check("AWS: idempotency table", "IDEMPOTENCY_TABLE_NAME")
+check_sync_state_table = _table_check("AWS: sync state table", "SYNC_STATE_TABLE_NAME")
+
+ALL_CHECKS: tuple[Check, ...] = (
+    check_hook_secret,
+    check_teamviewer_secret,
+    check_okta_secret,
+    check_teamviewer_token,
+    check_teamviewer_owner,
+    check_teamviewer_read,
+    check_teamviewer_create,
+    check_teamviewer_edit,
+    check_okta_token,
+    check_okta_app_users,
+    check_event_queue,
+    check_dead_letter_queue,
+    check_idempotency_table,
+    check_sync_state_table,
+)
+
+
+def run_checks(probe: Probe, checks: Sequence[Check] = ALL_CHECKS) -> Iterator[CheckResult]:
+    """Run every check, in order, as each completes; secrets are blanked out of every detail."""
+    for item in checks:
+        try:
+            result = item(probe)
+        except Exception as exc:  # a Check never raises; this guards a broken one
+            result = CheckResult(item.name, ok=False, detail=describe(exc))
+        detail = probe.redact(result.detail)
+        if len(detail) > _MAX_DETAIL:
+            detail = detail[: _MAX_DETAIL - 1] + "…"
+        yield CheckResult(result.name, result.ok, detail, result.skipped)
+
+
+# ---------------------------------------------------------------------------- command
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="test the stack's credentials, TeamViewer rights, queue and tables",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_stack_arguments(parser)
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help="give up on each TeamViewer or Okta call after this many seconds "
+        f"(default: {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    context = resolve(args)
+    if not any(context.functions.values()):
+        raise CliError(
+            "no stack to check: start `tvsync serve` (or pass --local-state FILE), name a deployed "
+            "stack with --stack NAME, or set the functions' variables (EVENT_QUEUE_URL, ...)"
+        )
+    console.print(Text(f"Checking {context.source}", style="bold"), soft_wrap=True)
+    width = max(len(item.name) for item in ALL_CHECKS)
+    failed = total = 0
+    with Probe(context, timeout=args.timeout) as probe:
+        for result in run_checks(probe):
+            total += 1
+            failed += 0 if result.ok else 1
+            console.print(_line(result, width), soft_wrap=True)
+    if failed:
+        console.print(Text(f"{failed} of {total} checks failed", style="bold red"), soft_wrap=True)
+        return 1
+    console.print(Text(f"All {total} checks passed", style="bold green"), soft_wrap=True)
+    return 0
+
+
+def _line(result: CheckResult, width: int) -> Text:
+    line = Text()
+    if result.skipped:
+        line.append("- ", style="dim")
+    else:
+        line.append("✓ " if result.ok else "✗ ", style="green" if result.ok else "red")
+    line.append(result.name.ljust(width + 2))
+    line.append(result.detail, style="dim" if result.ok else "red")
+    return line
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _permission_probe(
+    probe: Probe, method: str, path: str, body: dict[str, Any], action: str, right: str
+) -> str:
+    """Send a request TeamViewer must refuse and infer the right from how it refuses it."""
+    http = probe.teamviewer_http()
+    request = http.build_request(
+        method,
+        path,
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": SCIM_CONTENT_TYPE, "Accept": f"{SCIM_CONTENT_TYPE}, application/json"},
+    )
+    response = send(http, "teamviewer", f"probe {action}", request)
+    status, error = response.status_code, _error_code(response)
+    if status == 400:
+        return "allowed (TeamViewer checked the deliberately invalid request: HTTP 400)"
+    if status in (200, 204) and method == "PATCH":
+        return "allowed (TeamViewer accepted an empty change: nothing modified)"
+    if status == 401:
+        raise CheckFailed("TeamViewer refused the token (HTTP 401)")
+    if status == 429 or (status == 403 and error == "rate_limit_reached"):
+        raise ThrottledError(
+            "teamviewer", f"probe {action}", "rate limited; try again shortly", status=status
+        )
+    if status == 403:
+        raise CheckFailed(_missing_right(action, right, error or "HTTP 403"))
+    if 200 <= status < 300:
+        raise CheckFailed(
+            f"TeamViewer accepted a request it should refuse (HTTP {status}); review the company's users"
+        )
+    raise CheckFailed(f"inconclusive: TeamViewer answered HTTP {status} {error}".rstrip())
+
+
+def _missing_right(action: str, right: str, detail: str) -> str:
+    return f"missing right: the token may not {action} ({detail}); give the script token {right}"
+
+
+def _error_code(response: httpx.Response) -> str:
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    for key in ("error", "scimType", "detail"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _secret_name(arn: str) -> str:
+    """``arn:…:secret:name-AbCdEf`` -> ``name-AbCdEf``: recognisable, and not the value."""
+    return arn.split(":secret:", 1)[-1]
+
+
+def describe(exc: BaseException) -> str:
+    """One line about a failure, with the service's own words where there are any."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code, message = error.get("Code", "Error"), error.get("Message", "")
+        operation = getattr(exc, "operation_name", "")
+        return f"{operation} failed: {code}: {message}".strip().rstrip(":")
+    if isinstance(exc, NoRegionError):
+        return "no AWS region configured: set AWS_REGION (or use a profile that has one)"
+    if isinstance(exc, UpstreamError | BotoCoreError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,211 @@
+"""``tvsync reconcile``: compare Okta with TeamViewer now, and queue a sync for whatever drifted.
+
+The same run as the scheduled ``ReconcileFunction`` (``tvsync.services.reconcile``), from
+a workstation: against a running ``tvsync serve``, a deployed stack (``--stack``) or the
+environment. Fixes go to the event queue and the worker applies them, exactly as for an
+Okta event; ``--dry-run`` only reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tvsync.cli.context import add_stack_arguments, resolve
+from tvsync.cli.output import CliError, console, err_console
+from tvsync.core.drift import DriftCategory, DriftItem
+from tvsync.services.reconcile import Phase, ReconcileReport
+from tvsync.settings import ConfigurationError
+from tvsync.wiring.reconcile import build_reconciler
+
+ORDER = 50
+
+DESCRIPTION = """\
+Compare every Okta user in scope with every TeamViewer company user, using the worker's
+own rules, and queue a sync request for each user that drifted. The worker then fixes
+them, exactly as it does for Okta events. The scheduled ReconcileFunction runs the same
+comparison (every 6 hours by default).
+
+  tvsync reconcile --dry-run            what differs, without queuing anything
+  tvsync reconcile                      queue the fixes
+  tvsync reconcile --deactivate-orphans also deactivate accounts no Okta user has
+
+Categories (as TeamViewer's AD connector counts them):
+  in sync        nothing to do
+  to create      entitled in Okta, no TeamViewer account
+  to update      account inactive, renamed or with another email
+  to deactivate  revoked in Okta (suspended, deactivated, unassigned, deleted), account active
+  orphans        active account that no Okta user has; reported, deactivated only with
+                 --deactivate-orphans (never the token owner, at most 50 per run)
+  conflicts      known and not fixed automatically: email owned outside the company,
+                 two Okta users with one email, the token owner revoked in Okta
+  ignored        Okta users the product does not manage (STAGED)
+"""
+
+MEANING = {
+    DriftCategory.IN_SYNC: "nothing to do",
+    DriftCategory.TO_CREATE: "entitled in Okta, no TeamViewer account",
+    DriftCategory.TO_UPDATE: "account inactive, renamed, or with another email",
+    DriftCategory.TO_DEACTIVATE: "revoked in Okta, account still active",
+    DriftCategory.ORPHAN: "active account no Okta user has",
+    DriftCategory.CONFLICT: "known, not fixed automatically",
+    DriftCategory.IGNORED: "not managed (STAGED in Okta)",
+}
+
+LABEL = {
+    DriftCategory.IN_SYNC: "in sync",
+    DriftCategory.TO_CREATE: "to create",
+    DriftCategory.TO_UPDATE: "to update",
+    DriftCategory.TO_DEACTIVATE: "to deactivate",
+    DriftCategory.ORPHAN: "orphans",
+    DriftCategory.CONFLICT: "conflicts",
+    DriftCategory.IGNORED: "ignored",
+}
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "reconcile",
+        help="find users whose TeamViewer account drifted from Okta, and queue their sync",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dry-run", action="store_true", help="report only; queue nothing")
+    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+    parser.add_argument(
+        "--deactivate-orphans",
+        action="store_true",
+        help="also queue the deactivation of active accounts no Okta user has (never the token owner)",
+    )
+    parser.add_argument(
+        "--max-orphan-deactivations",
+        type=int,
+        metavar="N",
+        help="refuse to deactivate orphans when there are more than N (default: the stack's, 50)",
+    )
+    parser.add_argument(
+        "--show", type=int, default=50, metavar="N", help="differences to list in the table (default 50)"
+    )
+    add_stack_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    context = resolve(args)
+    environ = dict(context.env("ReconcileFunction") or context.env("WorkerFunction"))
+    if args.max_orphan_deactivations is not None:
+        if args.max_orphan_deactivations < 0:
+            raise CliError("--max-orphan-deactivations must be 0 or more")
+        environ["MAX_ORPHAN_DEACTIVATIONS"] = str(args.max_orphan_deactivations)
+    try:
+        reconciler = build_reconciler(
+            logger=_quiet_logger(),
+            metrics=None,
+            environ=environ,
+            session=context.session(),
+            endpoint_url=context.aws_endpoint_url,
+        )
+    except ConfigurationError as exc:
+        raise CliError(f"{exc} ({context.source}; see --stack / --local-state)") from None
+    with _ProgressBars(enabled=not args.json) as bars:
+        report = reconciler.run(
+            dry_run=args.dry_run, deactivate_orphans=args.deactivate_orphans, progress=bars.update
+        )
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        _print_report(report, show=max(0, args.show))
+    # Plain prints: one line however narrow the terminal, as every tvsync error.
+    if not report.complete:
+        print(f"tvsync: error: reconcile did not finish: {report.error}", file=sys.stderr)
+        return 1
+    if report.enqueue_failed:
+        print(f"tvsync: error: {report.enqueue_failed} sync requests could not be queued", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _quiet_logger() -> logging.Logger:
+    """The service's log lines are for CloudWatch; here the report is the output."""
+    logger = logging.getLogger("tvsync.cli.reconcile")
+    logger.propagate = False
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger
+
+
+class _ProgressBars:
+    """One spinner line per phase, on stderr so ``--json`` output stays clean."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("[bold]{task.completed:,.0f}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=not enabled,
+        )
+        self._tasks: dict[Phase, TaskID] = {}
+
+    def __enter__(self) -> _ProgressBars:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def update(self, phase: Phase, done: int) -> None:
+        task = self._tasks.get(phase)
+        if task is None:
+            task = self._tasks[phase] = self._progress.add_task(phase.value, total=None)
+        self._progress.update(task, completed=done)
+
+
+def _print_report(report: ReconcileReport, *, show: int) -> None:
+    mode = "dry run: nothing queued" if report.dry_run else f"{report.enqueued} sync requests queued"
+    title = (
+        f"Reconcile {report.run_id}: {report.okta_users:,} Okta users, "
+        f"{report.teamviewer_users:,} TeamViewer users, {report.duration_seconds:.1f} s ({mode})"
+    )
+    counts = Table(title=title, title_justify="left")
+    counts.add_column("")
+    counts.add_column("users", justify="right")
+    counts.add_column("meaning")
+    for category in DriftCategory:
+        label = LABEL[category]
+        meaning = MEANING[category]
+        if category is DriftCategory.ORPHAN:
+            meaning += " (deactivation queued)" if report.deactivate_orphans else " (reported only)"
+        counts.add_row(label, f"{report.counts[category]:,}", meaning)
+    console.print(counts)
+    if report.items and show:
+        details = Table(title="Differences", title_justify="left")
+        for column in ("", "Okta user", "TeamViewer", "email", "change / reason"):
+            details.add_column(column)
+        for item in report.items[:show]:
+            details.add_row(
+                LABEL[item.category],
+                item.okta_user_id or "-",
+                item.teamviewer_id or "-",
+                item.email or "-",
+                _change(item),
+            )
+        console.print(details)
+        hidden = len(report.items) - show + report.items_omitted
+        if hidden > 0:
+            console.print(f"... and {hidden:,} more (--show N, or --json for all)")
+    if report.dry_run and report.drifted:
+        console.print("Run without --dry-run to queue the fixes.")
+
+
+def _change(item: DriftItem) -> str:
+    operations = ", ".join(op.value for op in item.operations)
+    return f"{operations} ({item.reason})" if operations else str(item.reason)

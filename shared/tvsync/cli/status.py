@@ -1,0 +1,225 @@
+"""``tvsync status [OKTA_USER_ID|EMAIL]``: what the worker last did, from SyncStateTable.
+
+Without an argument: how many users ended in each outcome, and the most recent problems
+(conflicts, refused requests, users still being retried). With one: that user's record —
+outcome, when, why, the TeamViewer account and the event that caused it.
+
+The summary masks emails (it lists many people, and ends up in tickets and chat); asking
+for one user shows that user's email in full, because the admin asked for exactly that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rich.table import Table
+
+from tvsync.adapters.dead_letters import DeadLetterError, DeadLetterQueue
+from tvsync.adapters.sync_state import SyncState, SyncStateStore
+from tvsync.cli.context import StackContext, add_stack_arguments, resolve
+from tvsync.cli.output import CliError, console
+from tvsync.observability import mask_email
+
+ORDER = 60
+
+#: Outcomes an admin has to look at; everything else converged (or was deliberately skipped).
+PROBLEMS = ("conflict", "invalid", "retrying")
+
+MEANING = {
+    "applied": "TeamViewer was changed to match Okta",
+    "no-change": "already in step (or not to be provisioned)",
+    "dry-run": "a change was planned, not made (DRY_RUN=true)",
+    "conflict": "the email belongs to a TeamViewer account outside the company",
+    "invalid": "TeamViewer refused the request as invalid",
+    "retrying": "failed for now; SQS redelivers it (DLQ after 10 tries)",
+}
+
+DESCRIPTION = """\
+Show what the worker last did, from SyncStateTable.
+
+  tvsync status                  users per outcome, and the most recent problems
+  tvsync status 00u1abcd...      one Okta user: outcome, when, why, TeamViewer account
+  tvsync status jane@corp.com    the same, found by email (case-insensitive)
+
+Outcomes: applied, no-change, dry-run, conflict, invalid, retrying (see docs/operations.md).
+The summary masks emails; asking for one user shows that user's email.
+"""
+
+
+@dataclass
+class Summary:
+    total: int = 0
+    by_outcome: Counter[str] = field(default_factory=Counter)
+    recent_problems: list[SyncState] = field(default_factory=list)
+    dead_letters: int | None = None
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="sync outcome per user (summary, or one user by Okta id or email)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("user", nargs="?", metavar="OKTA_USER_ID|EMAIL", help="show one user's record")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=20,
+        metavar="N",
+        help="recent problems to list in the summary (default 20)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    add_stack_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    context = resolve(args)
+    store = SyncStateStore(context.client("dynamodb"), context.value("SYNC_STATE_TABLE_NAME"))
+    if args.user:
+        return _show_user(store, args.user.strip(), as_json=args.json)
+    summary = summarize(store.scan(), limit=max(0, args.limit))
+    summary.dead_letters = _dead_letters(context)
+    if args.json:
+        print(json.dumps(_summary_dict(summary), indent=2))
+    else:
+        _print_summary(summary)
+    return 0
+
+
+def summarize(states: Iterable[SyncState], *, limit: int) -> Summary:
+    """Counts per outcome and the ``limit`` newest problems, in one pass and bounded memory."""
+    summary = Summary()
+    newest: list[tuple[datetime, str, SyncState]] = []
+    for state in states:
+        summary.total += 1
+        summary.by_outcome[state.last_outcome] += 1
+        if state.last_outcome in PROBLEMS and limit:
+            entry = (state.updated_at, state.okta_user_id, state)
+            if len(newest) < limit:
+                heapq.heappush(newest, entry)
+            else:
+                heapq.heappushpop(newest, entry)
+    summary.recent_problems = [
+        state for _, _, state in sorted(newest, key=lambda e: (e[0], e[1]), reverse=True)
+    ]
+    return summary
+
+
+def find_users(store: SyncStateStore, key: str) -> list[SyncState]:
+    """An Okta user id, or an email (it has an ``@``) through the ``by-email`` index."""
+    if "@" in key:
+        return sorted(store.find_by_email(key), key=lambda s: s.updated_at, reverse=True)
+    state = store.get(key)
+    return [state] if state else []
+
+
+def _show_user(store: SyncStateStore, key: str, *, as_json: bool) -> int:
+    states = find_users(store, key)
+    if not states:
+        kind = "email" if "@" in key else "Okta user id"
+        raise CliError(f"no sync record for {kind} {key!r}: the worker has not seen this user yet")
+    if as_json:
+        print(json.dumps({"users": [_user_dict(s) for s in states]}, indent=2))
+        return 0
+    for state in states:
+        console.print(_user_table(state))
+    return 0
+
+
+def _dead_letters(context: StackContext) -> int | None:
+    try:
+        queue_url = context.value("EVENT_QUEUE_URL")
+    except CliError:
+        return None
+    try:
+        return DeadLetterQueue.of_queue(context.client("sqs"), queue_url).depth()
+    except DeadLetterError:
+        return None
+
+
+def _user_dict(state: SyncState, *, masked: bool = False) -> dict[str, Any]:
+    return {
+        "okta_user_id": state.okta_user_id,
+        "email": mask_email(state.email) if masked else state.email,
+        "last_outcome": state.last_outcome,
+        "updated_at": state.updated_at.isoformat(),
+        "last_reason": state.last_reason,
+        "last_operations": state.last_operations,
+        "teamviewer_id": state.teamviewer_id,
+        "teamviewer_active": state.teamviewer_active,
+        "last_event_type": state.last_event_type,
+        "last_event_uuid": state.last_event_uuid,
+        "last_published": state.last_published.isoformat() if state.last_published else None,
+    }
+
+
+def _summary_dict(summary: Summary) -> dict[str, Any]:
+    return {
+        "total": summary.total,
+        "by_outcome": dict(sorted(summary.by_outcome.items())),
+        "recent_problems": [_user_dict(s, masked=True) for s in summary.recent_problems],
+        "dead_letters": summary.dead_letters,
+    }
+
+
+def _print_summary(summary: Summary) -> None:
+    if not summary.total:
+        console.print("No sync records yet: the worker has not processed any event.")
+    else:
+        table = Table(title=f"Users by last outcome ({summary.total} in total)", title_justify="left")
+        table.add_column("Outcome")
+        table.add_column("Users", justify="right")
+        table.add_column("Meaning")
+        for outcome, count in sorted(summary.by_outcome.items(), key=lambda item: (-item[1], item[0])):
+            table.add_row(outcome, str(count), MEANING.get(outcome, ""))
+        console.print(table)
+    if summary.recent_problems:
+        problems = Table(title="Most recent problems", title_justify="left")
+        for column in ("When (UTC)", "Okta user", "Email", "Outcome", "Why"):
+            problems.add_column(column, overflow="fold")
+        for state in summary.recent_problems:
+            problems.add_row(
+                state.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+                state.okta_user_id,
+                mask_email(state.email) or "-",
+                state.last_outcome,
+                state.last_reason or "-",
+            )
+        console.print(problems)
+        console.print("Details for one user: tvsync status OKTA_USER_ID")
+    if summary.dead_letters:
+        console.print(f"{summary.dead_letters} event(s) in the DLQ: tvsync dlq list")
+
+
+def _user_table(state: SyncState) -> Table:
+    table = Table(title=f"Okta user {state.okta_user_id}", title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    rows = _user_dict(state)
+    rows["meaning"] = MEANING.get(state.last_outcome, "")
+    rows["last_operations"] = ", ".join(state.last_operations) or None
+    for name in (
+        "email",
+        "last_outcome",
+        "meaning",
+        "updated_at",
+        "last_reason",
+        "last_operations",
+        "teamviewer_id",
+        "teamviewer_active",
+        "last_event_type",
+        "last_event_uuid",
+        "last_published",
+    ):
+        value = rows[name]
+        table.add_row(name.replace("_", " "), "-" if value is None else str(value))
+    return table

@@ -1,0 +1,120 @@
+"""``tvsync reconcile`` against moto and both emulators: tables, JSON, dry run, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import TV_APP_ID, Aws
+from tests.functions.test_worker import Pipeline, add_assigned, start_pipeline
+from tvsync.cli.main import main
+from tvsync.cli.output import console
+
+
+@pytest.fixture
+def pipeline(aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pipeline]:
+    p, servers = start_pipeline(aws, monkeypatch)
+    monkeypatch.chdir(tmp_path)  # no .tvsync/local-stack.json here: the environment is the stack
+    monkeypatch.setattr(console, "width", 200)
+    env = aws.env("ReconcileFunction", TEAMVIEWER_API_URL=servers[0].url, OKTA_ORG_URL=servers[1].url)
+    for name in (
+        "EVENT_QUEUE_URL",
+        "SYNC_STATE_TABLE_NAME",
+        "TEAMVIEWER_TOKEN_SECRET_ARN",
+        "TEAMVIEWER_API_URL",
+        "OKTA_API_TOKEN_SECRET_ARN",
+        "OKTA_ORG_URL",
+    ):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.setenv("OKTA_APP_ID", TV_APP_ID)
+    add_assigned(p, "alice.archer@example.com", "Alice", "Archer")  # to create
+    dave = add_assigned(p, "dave.dunn@example.com", "Dave", "Dunn")
+    p.tv.add_user("dave.dunn@example.com", "Dave Dunn")
+    p.okta.set_status(dave, "SUSPENDED")  # to deactivate
+    p.tv.add_user("ghost@example.com", "Ghost Account")  # orphan
+    yield p
+    for server in servers:
+        server.close()
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    assert main(["reconcile", "--json", *argv]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_dry_run_json_reports_every_difference_and_queues_nothing(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = run_json(capsys, "--dry-run")
+    assert (report["to_create"], report["to_deactivate"], report["orphan"], report["in_sync"]) == (1, 1, 2, 0)
+    assert report["dry_run"] is True and report["enqueued"] == 0
+    assert {(i["category"], i["email"]) for i in report["items"]} == {
+        ("to_create", "alice.archer@example.com"),
+        ("to_deactivate", "dave.dunn@example.com"),
+        ("orphan", "ghost@example.com"),
+        ("orphan", "admin@example.test"),
+    }
+    assert pipeline.aws.drain() == []
+
+
+def test_without_dry_run_the_fixes_are_queued_and_the_worker_applies_them(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = run_json(capsys)
+    assert report["enqueued"] == 2
+    pipeline.drain()
+    assert pipeline.tv_account("alice.archer@example.com")["active"] is True  # type: ignore[index]
+    assert pipeline.tv_account("dave.dunn@example.com")["active"] is False  # type: ignore[index]
+    assert pipeline.tv_account("ghost@example.com")["active"] is True  # type: ignore[index]
+    capsys.readouterr()  # the worker's own log lines
+
+    report = run_json(capsys, "--deactivate-orphans")
+    assert report["enqueued"] == 1 and report["deactivate_orphans"] is True
+    pipeline.drain()
+    assert pipeline.tv_account("ghost@example.com")["active"] is False  # type: ignore[index]
+    assert pipeline.tv_account("admin@example.test")["active"] is True  # type: ignore[index]
+
+
+def test_the_table_names_each_category_and_the_differences(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["reconcile", "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.partition("Differences")[0].splitlines()
+    row = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in lines if line.count("│") >= 3}
+    assert (row["to create"], row["to deactivate"], row["orphans"], row["in sync"]) == ("1", "1", "2", "0")
+    assert "alice.archer@example.com" in captured.out and "dry run: nothing queued" in captured.out
+    assert "Run without --dry-run" in captured.out
+    assert "okta-test-token" not in captured.out + captured.err
+
+
+def test_refused_credentials_end_in_one_line_and_a_non_zero_exit(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline.tv.token = "rotated-token"
+    assert main(["reconcile", "--dry-run"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("tvsync: error: reconcile did not finish")
+    assert "tv-test-token" not in err[0]
+
+
+def test_a_missing_stack_is_one_clear_line(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("EVENT_QUEUE_URL")
+    assert main(["reconcile"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tvsync: error: invalid environment for ReconcileSettings: EVENT_QUEUE_URL")
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_help_explains_the_categories(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["reconcile", "--help"])
+    out = capsys.readouterr().out
+    for words in ("--dry-run", "--deactivate-orphans", "to deactivate", "orphans", "token owner"):
+        assert words in out

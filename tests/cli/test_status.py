@@ -1,0 +1,134 @@
+"""``tvsync status`` reads SyncStateTable (moto, built from the template) and tells the truth about it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Aws
+from tvsync.adapters.sync_state import SyncState, SyncStateStore
+from tvsync.cli.main import main
+from tvsync.cli.output import console
+from tvsync.cli.status import summarize
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SyncStateStore:
+    monkeypatch.chdir(tmp_path)  # no .tvsync/local-stack.json here: the environment is the stack
+    monkeypatch.setattr(console, "width", 200)
+    env = aws.env("WorkerFunction")
+    monkeypatch.setenv("SYNC_STATE_TABLE_NAME", env["SYNC_STATE_TABLE_NAME"])
+    monkeypatch.setenv("EVENT_QUEUE_URL", env["EVENT_QUEUE_URL"])
+    return SyncStateStore(aws.session.client("dynamodb"), env["SYNC_STATE_TABLE_NAME"])
+
+
+def state(user: str, outcome: str, minute: int, **fields: Any) -> SyncState:
+    return SyncState(
+        okta_user_id=user,
+        email=fields.pop("email", f"{user.lower()}@example.com"),
+        last_outcome=outcome,
+        updated_at=T0 + timedelta(minutes=minute),
+        **fields,
+    )
+
+
+def populate(store: SyncStateStore) -> None:
+    for item in (
+        state("00uA", "applied", 1, teamviewer_id="u100", last_operations=["create"]),
+        state("00uB", "applied", 2),
+        state("00uC", "no-change", 3),
+        state(
+            "00uD", "conflict", 4, email="Erin.Evans@Example.com", last_reason="email-in-use: owned elsewhere"
+        ),
+        state("00uE", "retrying", 9, last_reason="auth: TeamViewer answered 401"),
+        state("00uF", "invalid", 6, last_reason="TeamViewer refused the name"),
+    ):
+        store.put(item)
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_summary_counts_outcomes_and_lists_the_newest_problems_first_with_masked_emails(
+    store: SyncStateStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    populate(store)
+    summary = run_json(capsys, "status", "--json")
+    assert summary["total"] == 6
+    assert summary["by_outcome"] == {"applied": 2, "conflict": 1, "invalid": 1, "no-change": 1, "retrying": 1}
+    assert [p["okta_user_id"] for p in summary["recent_problems"]] == ["00uE", "00uF", "00uD"]
+    assert summary["recent_problems"][0]["last_reason"] == "auth: TeamViewer answered 401"
+    assert summary["recent_problems"][2]["email"] == "E***@Example.com"
+    assert summary["dead_letters"] == 0
+
+
+def test_summary_table(store: SyncStateStore, capsys: pytest.CaptureFixture[str]) -> None:
+    populate(store)
+    assert main(["status", "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "6 in total" in out and "conflict" in out and "outside the company" in out
+    assert "00uE" in out and "auth: TeamViewer answered 401" in out
+    assert "00uD" not in out.split("Most recent problems")[1], "--limit 1 shows only the newest problem"
+    assert "erin.evans" not in out.lower()
+
+
+def test_one_user_by_id_shows_everything_about_the_last_sync(
+    store: SyncStateStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    populate(store)
+    [user] = run_json(capsys, "status", "00uA", "--json")["users"]
+    assert user["email"] == "00ua@example.com"
+    assert (user["last_outcome"], user["teamviewer_id"], user["last_operations"]) == (
+        "applied",
+        "u100",
+        ["create"],
+    )
+    assert user["updated_at"] == (T0 + timedelta(minutes=1)).isoformat()
+
+
+def test_one_user_by_email_is_case_insensitive_and_unmasked(
+    store: SyncStateStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    populate(store)
+    assert main(["status", "erin.evans@example.COM"]) == 0
+    out = capsys.readouterr().out
+    assert "Erin.Evans@Example.com" in out and "00uD" in out and "email-in-use" in out
+
+
+def test_an_email_shared_by_two_okta_users_shows_both_newest_first(
+    store: SyncStateStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store.put(state("00uOld", "applied", 1, email="same@example.com"))
+    store.put(state("00uNew", "conflict", 5, email="same@example.com"))
+    users = run_json(capsys, "status", "same@example.com", "--json")["users"]
+    assert [u["okta_user_id"] for u in users] == ["00uNew", "00uOld"]
+
+
+@pytest.mark.parametrize("key", ["00uNobody", "nobody@example.com"])
+def test_an_unknown_user_is_one_clear_error(
+    store: SyncStateStore, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    assert main(["status", key]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no sync record" in err and key in err
+
+
+def test_an_empty_table(store: SyncStateStore, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status"]) == 0
+    assert "No sync records yet" in capsys.readouterr().out
+
+
+def test_summarize_keeps_only_the_newest_problems_in_one_pass() -> None:
+    states = [state(f"00u{n:03d}", "retrying" if n % 2 else "applied", n) for n in range(200)]
+    summary = summarize(iter(states), limit=3)
+    assert summary.total == 200
+    assert summary.by_outcome == {"applied": 100, "retrying": 100}
+    assert [s.okta_user_id for s in summary.recent_problems] == ["00u199", "00u197", "00u195"]
