@@ -8,18 +8,16 @@ the environment template.yaml gives them, and their boto3 clients reach a moto s
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import logging
 import math
 import os
 import statistics
-import sys
 import urllib.request
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +26,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from tvsync.local.aws import LocalResources, provision
+from tvsync.local.functions import LocalLambdaContext, import_fresh
 from tvsync.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,28 +188,12 @@ def embedded_aws(
 
 def load_handler(name: str) -> ModuleType:
     """Import ``functions/<name>/app.py`` under a fresh module name: one cold start."""
-    module_name = f"_bench_{name}_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
-    if spec is None or spec.loader is None:
-        raise BenchmarkFailure(f"functions/{name}/app.py cannot be loaded")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_fresh(ROOT / "functions" / name / "app.py", prefix=f"_bench_{name}")
 
 
-@dataclass
-class FakeLambdaContext:
-    """The attributes of the Lambda context object Powertools reads."""
-
-    function_name: str = "bench-function"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench-function"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+def FakeLambdaContext(remaining_ms: int = 60_000) -> LocalLambdaContext:
+    """A Lambda context with ``remaining_ms`` left, as Powertools reads it."""
+    return LocalLambdaContext("bench-function", remaining_ms / 1000)
 
 
 # ---------------------------------------------------------------------- statistics and tables

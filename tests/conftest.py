@@ -6,13 +6,10 @@ inside moto (in-process ``mock_aws``, or a moto server on 127.0.0.1).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +20,7 @@ from moto import mock_aws
 
 from tvsync.local.api_gateway import proxy_event
 from tvsync.local.aws import LocalResources, provision
+from tvsync.local.functions import LocalLambdaContext, import_fresh
 from tvsync.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,48 +84,38 @@ class Aws:
             messages.extend(got)
 
 
+def provision_test_stack(template: dict[str, Any]) -> Aws:
+    """The template's resources in the active moto mock, with the tests' secret values."""
+    session = boto3.session.Session(region_name="us-east-1")
+    resources = provision(
+        session,
+        template,
+        secrets={
+            "OktaHookSecret": HOOK_SECRET,
+            "TeamViewerTokenSecret": "tv-test-token",
+            "OktaApiTokenSecret": "okta-test-token",
+        },
+        parameters={"OktaOrgUrl": OKTA_ORG_URL},
+    )
+    return Aws(session=session, resources=resources, template=template)
+
+
 @pytest.fixture
 def aws(template: dict[str, Any]) -> Iterator[Aws]:
     with mock_aws():
-        session = boto3.session.Session(region_name="us-east-1")
-        resources = provision(
-            session,
-            template,
-            secrets={
-                "OktaHookSecret": HOOK_SECRET,
-                "TeamViewerTokenSecret": "tv-test-token",
-                "OktaApiTokenSecret": "okta-test-token",
-            },
-            parameters={"OktaOrgUrl": OKTA_ORG_URL},
-        )
-        yield Aws(session=session, resources=resources, template=template)
+        yield provision_test_stack(template)
 
 
 def load_function(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """Import ``functions/<name>/app.py`` fresh, with ``env`` as its environment (a cold start)."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    module_name = f"_lambda_{name}_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_fresh(ROOT / "functions" / name / "app.py", prefix=f"_lambda_{name}")
 
 
-@dataclass
-class FakeLambdaContext:
-    """The attributes of the Lambda context object Powertools reads."""
-
-    function_name: str = "test-function"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+def FakeLambdaContext(remaining_ms: int = 60_000) -> LocalLambdaContext:
+    """A Lambda context with ``remaining_ms`` left, as Powertools reads it."""
+    return LocalLambdaContext("test-function", remaining_ms / 1000)
 
 
 @pytest.fixture

@@ -21,24 +21,22 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from tests.conftest import (
     HOOK_SECRET,
-    OKTA_ORG_URL,
     ROOT,
     TV_APP_ID,
     Aws,
     FakeLambdaContext,
     apigw_event,
     load_function,
+    provision_test_stack,
 )
 from tvsync.emulators.http import FaultKind, FaultPolicy
 from tvsync.emulators.okta import OktaRateLimit
 from tvsync.emulators.teamviewer import RateLimit, TeamViewerEmulator
-from tvsync.local.aws import provision
 from tvsync.local.template import Resolver, parameter_defaults
 
 Dimensions = frozenset[tuple[str, str]]
@@ -66,18 +64,7 @@ def emitted(template: dict[str, Any]) -> Emitted:
     """Run the three functions through their scenarios; collect what they emitted."""
     out = io.StringIO()
     with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch, contextlib.redirect_stdout(out):
-        session = boto3.session.Session(region_name="us-east-1")
-        resources = provision(
-            session,
-            template,
-            secrets={
-                "OktaHookSecret": HOOK_SECRET,
-                "TeamViewerTokenSecret": "tv-test-token",
-                "OktaApiTokenSecret": "okta-test-token",
-            },
-            parameters={"OktaOrgUrl": OKTA_ORG_URL},
-        )
-        aws = Aws(session=session, resources=resources, template=template)
+        aws = provision_test_stack(template)
         _ingest_scenarios(aws, monkeypatch)
         _worker_and_reconcile_scenarios(aws, monkeypatch)
     namespace = _globals_env(template)["POWERTOOLS_METRICS_NAMESPACE"]

@@ -94,12 +94,12 @@ def run(args: argparse.Namespace) -> int:
     return 0 if healthy else 1
 
 
-def section(report: BurstReport, *, command: str) -> str:
-    """The markdown section for docs/benchmarks.md."""
+def section(report: BurstReport, *, command: str | None) -> str:
+    """The markdown section for docs/benchmarks.md (``command`` None: the caller's heading says it)."""
     lines = [
         f"### Pipeline burst — {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         "",
-        f"Command: `{command}`  ",
+        *([f"Command: `{command}`  "] if command else []),
         f"Machine: {platform.machine()}, Python {platform.python_version()}, {platform.system()}",
         "",
         "| measure | value |",

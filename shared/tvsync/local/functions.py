@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from tvsync.local.template import TEMPLATE_PATH, TemplateError, resource
@@ -57,6 +58,18 @@ class LocalFunction:
         return self.handler(event, context)
 
 
+def import_fresh(path: Path, *, prefix: str) -> ModuleType:
+    """Import a handler file under a new module name: a new execution environment each time."""
+    name = f"{prefix}_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise TemplateError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_function(
     template: Mapping[str, Any],
     function_id: str,
@@ -71,15 +84,9 @@ def load_function(
     path = root / str(props["CodeUri"]) / f"{module_name.replace('.', '/')}.py"
     if not path.is_file():
         raise TemplateError(f"{function_id}: handler file {path} not found")
-    unique = f"_tvsync_fn_{function_id}_{uuid.uuid4().hex}"
     with _ENV_LOCK:
         os.environ.update(env)
-        spec = importlib.util.spec_from_file_location(unique, path)
-        if spec is None or spec.loader is None:
-            raise TemplateError(f"{function_id}: cannot load {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[unique] = module
-        spec.loader.exec_module(module)
+        module = import_fresh(path, prefix=f"_tvsync_fn_{function_id}")
     return LocalFunction(
         function_id=function_id,
         module=module,

@@ -199,19 +199,26 @@ class _RoutedStdout(io.TextIOBase):
 
     def __init__(self, console: TextIO, log: IO[str]) -> None:
         self.console = console
-        self._log = log
+        self._log: IO[str] | None = log
         self._lock = threading.Lock()
 
     def write(self, text: str) -> int:
         if getattr(_THREAD, "in_function", False):
             with self._lock:
-                return self._log.write(text)
+                if self._log is not None:
+                    return self._log.write(text)
         return self.console.write(text)
 
     def flush(self) -> None:
         self.console.flush()
         with self._lock:
-            self._log.flush()
+            if self._log is not None:
+                self._log.flush()
+
+    def stop_routing(self) -> None:
+        """The stack stopped: loggers still holding this stream now write to the console."""
+        with self._lock:
+            self._log = None
 
     def isatty(self) -> bool:
         return self.console.isatty()
@@ -325,6 +332,7 @@ class LocalStack:
                 self._moto.kill()
             self._moto = None
         if self._stdout is not None:
+            self._stdout.stop_routing()
             sys.stdout = self._stdout.console
             self._stdout = None
         if self._saved_environ is not None:
