@@ -122,14 +122,14 @@ def _worker_and_reconcile_scenarios(aws: Aws, monkeypatch: pytest.MonkeyPatch) -
         p.drain()
 
         # Rate limits and faults: TeamViewerThrottled and TransientFailures, then OktaThrottled.
-        p.tv.rate_limit = RateLimit(requests_per_second=4, burst=1)
+        p.tv.rate_limit = RateLimit(requests_per_second=1, burst=1)  # throttles on any machine
         p.tv.faults = FaultPolicy(failure_rate=0.4, seed=7, kinds=(FaultKind.SERVER_ERROR,))
         for n in range(4):
             p.enqueue(add_assigned(p, f"user{n}@example.com", "User", f"Number{n}"), "user.lifecycle.create")
         p.drain(timeout=60)
         assert any(c.fault is not None for c in p.tv.calls), "the run must have met injected faults"
         p.tv.rate_limit, p.tv.faults = None, FaultPolicy()
-        p.okta.rate_limit = OktaRateLimit(limit=2, window_seconds=1)
+        p.okta.rate_limit = OktaRateLimit(limit=2, window_seconds=2)
         for n in range(4, 7):
             p.enqueue(add_assigned(p, f"user{n}@example.com", "User", f"Number{n}"), "user.lifecycle.create")
         p.drain(timeout=60)

@@ -306,8 +306,9 @@ def test_rate_limits_on_both_sides_are_waited_out(setup: Setup) -> None:
     _seed_many(s, 300, assign=True)
     # TeamViewer's documented answer (403 rate_limit_reached, no Retry-After) and Okta's 429
     # with X-Rate-Limit-Reset: both must be waited out, not fail the run.
-    p.tv.rate_limit = RateLimit(requests_per_second=40, burst=2, style="403")
-    p.okta.rate_limit = OktaRateLimit(limit=4, window_seconds=1)
+    p.tv.rate_limit = RateLimit(requests_per_second=10, burst=2, style="403")
+    # Seven or more Okta calls against 3 per 2 s: throttled however fast the machine is.
+    p.okta.rate_limit = OktaRateLimit(limit=3, window_seconds=2)
     retry = RetryPolicy(max_attempts=30, max_wait=5.0, base_backoff=0.05)
     report = _reconciler(s, app_id=TV_APP_ID, retry=retry, app_page_size=50, teamviewer_page_size=20).run()
     assert report.complete, report.error
