@@ -2,18 +2,20 @@
 
 ``LocalStack`` starts (each only when not given from outside):
 
-- embedded AWS: a moto server on 127.0.0.1 (ephemeral port) unless ``AWS_ENDPOINT_URL`` is
-  set; the template's queues, tables and secrets are created in it (``tvsync.local.aws``);
+- embedded AWS: a moto server process on 127.0.0.1 (ephemeral port) unless
+  ``AWS_ENDPOINT_URL`` is set; the template's queues, tables and secrets are created in it
+  (``tvsync.local.aws``);
 - the TeamViewer and Okta emulators, unless ``TEAMVIEWER_API_URL`` / ``OKTA_ORG_URL`` point
   elsewhere;
 - API Gateway in front of ``IngestFunction`` on ``http://127.0.0.1:3000/okta/events``;
-- the SQS event source mapping for ``WorkerFunction``: as many pollers as the template's
-  ``MaximumConcurrency``, batches of its ``BatchSize``, each poller its own execution
-  environment (module instance) — what Lambda would run.
+- the SQS event source mapping for ``WorkerFunction``: as many instances as the template's
+  ``MaximumConcurrency``, each a process of its own (``tvsync.local.worker_process``)
+  polling batches of the template's ``BatchSize`` — what Lambda would run.
 
 Secrets go into the embedded Secrets Manager; the functions get their ARNs, exactly as in
-Lambda. Function logs go to a file; the console gets one readable line per delivery and
-per applied change through ``StackObserver``.
+Lambda. Function output goes to ``.tvsync/logs/functions.jsonl`` (as to CloudWatch Logs);
+the console gets one readable line per delivery and per applied change through
+``StackObserver``, which reads the functions' structured log lines.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from tvsync.emulators.teamviewer import TeamViewerEmulator
 from tvsync.local.api_gateway import ApiGatewayServer
 from tvsync.local.aws import LocalResources, provision
 from tvsync.local.functions import load_function
-from tvsync.local.template import Resolver, load_template, resource
+from tvsync.local.template import load_template, resource
 from tvsync.observability import SERVICE
 
 LOG = logging.getLogger(__name__)
@@ -566,6 +568,3 @@ class LocalStack:
     def _resources(self) -> LocalResources:
         assert self.resources is not None, "stack not started"
         return self.resources
-
-    def resolver(self) -> Resolver:
-        return self._resources().resolver
