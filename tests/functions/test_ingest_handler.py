@@ -242,45 +242,40 @@ def test_custom_auth_header_name(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> N
     assert invoke(module, apigw_event("POST", headers=AUTH, body=body))["statusCode"] == 401
 
 
+def post_status(module: ModuleType, n: int, headers: dict[str, str] = AUTH) -> int:
+    """Deliver one event (number ``n``) and return the status the handler answered."""
+    response = invoke(module, apigw_event("POST", headers=headers, body=delivery_body(okta_event(n))))
+    return int(response["statusCode"])
+
+
 def test_the_secret_is_read_once_per_cache_period_not_per_request(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = _count_calls(monkeypatch, "GetSecretValue")
     module = load_function("ingest", aws.env("IngestFunction"), monkeypatch)
-    assert (
-        invoke(module, apigw_event("POST", headers=AUTH, body=delivery_body(okta_event(0))))["statusCode"]
-        == 200
-    )
+    assert post_status(module, 0) == 200
     first_request = calls()
     assert 1 <= first_request <= 2, "the current value, and the previous one during a rotation's grace period"
     for n in range(1, 6):
-        assert (
-            invoke(module, apigw_event("POST", headers=AUTH, body=delivery_body(okta_event(n))))["statusCode"]
-            == 200
-        )
+        assert post_status(module, n) == 200
     assert calls() == first_request
+
+
+def _rotate(aws: Aws) -> dict[str, str]:
+    secret_arn = aws.resources.refs["OktaHookSecret"]
+    aws.session.client("secretsmanager").put_secret_value(SecretId=secret_arn, SecretString="rotated-secret")
+    return {"Authorization": "rotated-secret"}
 
 
 def test_a_rotated_secret_works_at_once_and_the_old_one_during_the_grace_period(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = load_function("ingest", aws.env("IngestFunction"), monkeypatch)
-    assert (
-        invoke(module, apigw_event("POST", headers=AUTH, body=delivery_body(okta_event(1))))["statusCode"]
-        == 200
-    )
-    secret_arn = aws.resources.refs["OktaHookSecret"]
-    aws.session.client("secretsmanager").put_secret_value(SecretId=secret_arn, SecretString="rotated-secret")
-    rotated = {"Authorization": "rotated-secret"}
-    assert (
-        invoke(module, apigw_event("POST", headers=rotated, body=delivery_body(okta_event(2))))["statusCode"]
-        == 200
-    )
+    assert post_status(module, 1) == 200
+    rotated = _rotate(aws)
+    assert post_status(module, 2, rotated) == 200
     # Okta still sends the old value until the admin saves the new one there: not refused.
-    assert (
-        invoke(module, apigw_event("POST", headers=AUTH, body=delivery_body(okta_event(3))))["statusCode"]
-        == 200
-    )
+    assert post_status(module, 3) == 200
     assert len(aws.drain()) == 3
 
 
@@ -289,21 +284,10 @@ def test_without_a_grace_period_the_old_secret_stops_working_at_rotation(
 ) -> None:
     env = aws.env("IngestFunction", OKTA_HOOK_SECRET_ROTATION_GRACE_SECONDS="0")
     module = load_function("ingest", env, monkeypatch)
-    assert (
-        invoke(module, apigw_event("POST", headers=AUTH, body=delivery_body(okta_event(1))))["statusCode"]
-        == 200
-    )
-    secret_arn = aws.resources.refs["OktaHookSecret"]
-    aws.session.client("secretsmanager").put_secret_value(SecretId=secret_arn, SecretString="rotated-secret")
-    rotated = {"Authorization": "rotated-secret"}
-    assert (
-        invoke(module, apigw_event("POST", headers=rotated, body=delivery_body(okta_event(2))))["statusCode"]
-        == 200
-    )
-    assert (
-        invoke(module, apigw_event("POST", headers=AUTH, body=delivery_body(okta_event(3))))["statusCode"]
-        == 401
-    )
+    assert post_status(module, 1) == 200
+    rotated = _rotate(aws)
+    assert post_status(module, 2, rotated) == 200
+    assert post_status(module, 3) == 401
 
 
 def test_unreadable_secret_is_a_503_so_okta_retries(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
