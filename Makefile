@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(SRC)
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy $$f || exit 1; done
+	$(BIN)/mypy bench
 	$(BIN)/cfn-lint template.yaml
 
 test: lint
