@@ -122,6 +122,40 @@ class BurstReport:
         return rows
 
 
+@dataclass
+class _Tracker:
+    """Which benchmark events were posted when, and which the worker has applied."""
+
+    on_progress: Callable[[int, int], None] | None
+    total: int
+    posted_at: dict[str, float] = field(default_factory=dict)
+    applied: set[str] = field(default_factory=set)
+    latencies_ms: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def posted(self, uuids: list[str], at: float) -> None:
+        with self.lock:
+            for uuid in uuids:
+                self.posted_at[uuid] = at
+
+    def on_sync(self, sync: SyncRecord) -> None:
+        with self.lock:
+            if sync.event_uuid in self.posted_at and sync.event_uuid not in self.applied:
+                self.applied.add(sync.event_uuid)
+                self.latencies_ms.append((sync.at - self.posted_at[sync.event_uuid]) * 1000)
+            count = len(self.applied)
+        if self.on_progress is not None:
+            self.on_progress(count, self.total)
+
+    def wait_until(self, done: Callable[[], bool], deadline: float) -> None:
+        """Poll ``done`` (called under the lock) until it holds or ``deadline`` passes."""
+        while time.monotonic() < deadline:
+            with self.lock:
+                if done():
+                    return
+            time.sleep(0.02)
+
+
 def run_burst(config: BurstConfig, *, on_progress: Callable[[int, int], None] | None = None) -> BurstReport:
     """Run the burst; ``on_progress(applied, total)`` is called as events are applied."""
     teamviewer = TeamViewerEmulator(
@@ -130,21 +164,8 @@ def run_burst(config: BurstConfig, *, on_progress: Callable[[int, int], None] | 
     okta = OktaEmulator()
     observer = StackObserver()
     report = BurstReport(config=config)
-    posted_at: dict[str, float] = {}
-    applied: set[str] = set()
-    lock = threading.Lock()
-    total = 2 * config.users
-
-    def on_sync(sync: SyncRecord) -> None:
-        with lock:
-            if sync.event_uuid in posted_at and sync.event_uuid not in applied:
-                applied.add(sync.event_uuid)
-                report.latencies_ms.append((sync.at - posted_at[sync.event_uuid]) * 1000)
-            count = len(applied)
-        if on_progress is not None:
-            on_progress(count, total)
-
-    observer.listeners.append(on_sync)
+    tracker = _Tracker(on_progress=on_progress, total=2 * config.users)
+    observer.listeners.append(tracker.on_sync)
     secret = "bench-hook-secret"  # noqa: S105 - a throwaway secret of a throwaway local stack
     settings = StackSettings(okta_hook_secret=secret, okta_app_id=APP_ID, port=0)
     with LocalStack(
@@ -163,19 +184,11 @@ def run_burst(config: BurstConfig, *, on_progress: Callable[[int, int], None] | 
             okta.assign(APP_ID, user)
         deadline = time.monotonic() + config.timeout
         with httpx.Client(timeout=30) as client:
-            report.phases.append(
-                _phase(
-                    "creates",
-                    [(u, "user.lifecycle.create") for u in users],
-                    stack,
-                    client,
-                    secret,
-                    posted_at,
-                    applied,
-                    lock,
-                    deadline,
-                )
-            )
+
+            def phase(name: str, events: list[tuple[str, str]]) -> PhaseResult:
+                return _phase(name, events, stack, client, secret, tracker, deadline)
+
+            report.phases.append(phase("creates", [(u, "user.lifecycle.create") for u in users]))
             half = len(users) // 2
             for user in users[:half]:
                 okta.update_profile(user, lastName="Renamed")
@@ -183,24 +196,13 @@ def run_burst(config: BurstConfig, *, on_progress: Callable[[int, int], None] | 
                 okta.set_status(user, "DEPROVISIONED")
             changes = [(u, "user.account.update_profile") for u in users[:half]]
             changes += [(u, "user.lifecycle.deactivate") for u in users[half:]]
-            report.phases.append(
-                _phase(
-                    "renames + deactivations",
-                    changes,
-                    stack,
-                    client,
-                    secret,
-                    posted_at,
-                    applied,
-                    lock,
-                    deadline,
-                )
-            )
+            report.phases.append(phase("renames + deactivations", changes))
         stack.wait_idle(timeout=max(1.0, deadline - time.monotonic()))
         visible, in_flight = stack.queue_depth(stack.dlq_url)
         report.dlq = visible + in_flight
-    report.events_posted = len(posted_at)
-    report.events_applied = len(applied)
+    report.latencies_ms = tracker.latencies_ms
+    report.events_posted = len(tracker.posted_at)
+    report.events_applied = len(tracker.applied)
     report.throttles = teamviewer.throttled
     report.tv_calls = len(teamviewer.calls) - report.throttles
     report.okta_calls = len(okta.calls)
@@ -213,35 +215,33 @@ def _phase(
     stack: LocalStack,
     client: httpx.Client,
     secret: str,
-    posted_at: dict[str, float],
-    applied: set[str],
-    lock: threading.Lock,
+    tracker: _Tracker,
     deadline: float,
 ) -> PhaseResult:
     writes_before = _successful_writes(stack)
     started = time.monotonic()
     uuids: list[str] = []
+
+    def room_for_a_delivery() -> bool:
+        return len(tracker.posted_at) - len(tracker.applied) <= MAX_OUTSTANDING - DELIVERY_SIZE
+
     for start in range(0, len(events), DELIVERY_SIZE):
-        _wait_for_backlog(posted_at, applied, lock, MAX_OUTSTANDING - DELIVERY_SIZE, deadline)
+        tracker.wait_until(room_for_a_delivery, deadline)
         chunk = events[start : start + DELIVERY_SIZE]
-        published = datetime.now(UTC)
-        body_events = []
-        for user, event_type in chunk:
-            uuid = f"bench-{name[:6]}-{user}"
-            uuids.append(uuid)
-            body_events.append(
-                {
-                    "uuid": uuid,
-                    "published": published.isoformat().replace("+00:00", "Z"),
-                    "eventType": event_type,
-                    "outcome": {"result": "SUCCESS"},
-                    "target": [{"id": user, "type": "User"}],
-                }
-            )
-        sent = time.monotonic()
-        with lock:
-            for uuid in uuids[-len(chunk) :]:
-                posted_at[uuid] = sent
+        published = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        chunk_uuids = [f"bench-{name[:6]}-{user}" for user, _ in chunk]
+        body_events = [
+            {
+                "uuid": uuid,
+                "published": published,
+                "eventType": event_type,
+                "outcome": {"result": "SUCCESS"},
+                "target": [{"id": user, "type": "User"}],
+            }
+            for uuid, (user, event_type) in zip(chunk_uuids, chunk, strict=True)
+        ]
+        uuids += chunk_uuids
+        tracker.posted(chunk_uuids, time.monotonic())
         body = {
             "eventType": "com.okta.event_hook",
             "eventId": f"bench-{start}",
@@ -250,25 +250,11 @@ def _phase(
         response = client.post(stack.hook_url, json=body, headers={"Authorization": secret})
         if response.status_code != 200:
             raise RuntimeError(f"the hook answered HTTP {response.status_code} for a benchmark delivery")
-    while time.monotonic() < deadline:
-        with lock:
-            if all(uuid in applied for uuid in uuids):
-                break
-        time.sleep(0.05)
+    tracker.wait_until(lambda: all(uuid in tracker.applied for uuid in uuids), deadline)
     seconds = time.monotonic() - started
     return PhaseResult(
         name=name, events=len(uuids), seconds=seconds, writes=_successful_writes(stack) - writes_before
     )
-
-
-def _wait_for_backlog(
-    posted_at: dict[str, float], applied: set[str], lock: threading.Lock, limit: int, deadline: float
-) -> None:
-    while time.monotonic() < deadline:
-        with lock:
-            if len(posted_at) - len(applied) <= limit:
-                return
-        time.sleep(0.02)
 
 
 def _successful_writes(stack: LocalStack) -> int:
