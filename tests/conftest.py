@@ -138,13 +138,17 @@ def apigw_event(
     return event
 
 
+def emf_blobs(stdout: str) -> Iterator[dict[str, Any]]:
+    """Every EMF blob (one JSON object per line, with an ``_aws`` key) printed to stdout."""
+    for line in stdout.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            yield json.loads(line)
+
+
 def emf_metrics(stdout: str) -> dict[str, float]:
     """Sum every EMF metric printed to stdout, by name (all dimension sets together)."""
     totals: dict[str, float] = {}
-    for line in stdout.splitlines():
-        if not line.startswith("{") or '"_aws"' not in line:
-            continue
-        blob = json.loads(line)
+    for blob in emf_blobs(stdout):
         for directive in blob["_aws"]["CloudWatchMetrics"]:
             for metric in directive["Metrics"]:
                 value = blob[metric["Name"]]

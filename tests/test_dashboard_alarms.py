@@ -31,6 +31,7 @@ from tests.conftest import (
     Aws,
     FakeLambdaContext,
     apigw_event,
+    emf_blobs,
     load_function,
     provision_test_stack,
 )
@@ -48,10 +49,7 @@ Emitted = dict[str, set[Dimensions]]  # metric name -> the dimension sets it was
 
 def emf_entries(stdout: str) -> Iterator[tuple[str, str, Dimensions]]:
     """(namespace, metric name, dimensions) for every metric of every EMF blob printed."""
-    for line in stdout.splitlines():
-        if not line.startswith("{") or '"_aws"' not in line:
-            continue
-        blob = json.loads(line)
+    for blob in emf_blobs(stdout):
         for directive in blob["_aws"]["CloudWatchMetrics"]:
             for dimension_set in directive["Dimensions"]:
                 dimensions = frozenset((name, str(blob[name])) for name in dimension_set)

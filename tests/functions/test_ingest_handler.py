@@ -24,6 +24,7 @@ from tests.conftest import (
     Aws,
     FakeLambdaContext,
     apigw_event,
+    emf_blobs,
     emf_metrics,
     load_function,
 )
@@ -154,11 +155,7 @@ def test_ignored_events_are_counted_by_reason(
     assert invoke(ingest, apigw_event("POST", headers=AUTH, body=body))["statusCode"] == 200
     assert len(aws.drain()) == 1
     out = capsys.readouterr().out
-    by_reason = {}
-    for line in out.splitlines():
-        if '"reason"' in line and '"_aws"' in line:
-            blob = json.loads(line)
-            by_reason[blob["reason"]] = blob["EventsIgnored"][0]
+    by_reason = {blob["reason"]: blob["EventsIgnored"][0] for blob in emf_blobs(out) if "reason" in blob}
     assert by_reason == {"not-provisioning": 1, "malformed": 1}
     assert emf_metrics(out)["EventsQueued"] == 1
 

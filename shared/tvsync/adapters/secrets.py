@@ -44,11 +44,7 @@ class CachedSecret:
         return f"CachedSecret(arn={self.arn!r})"
 
     def get(self, *, force: bool = False) -> str:
-        try:
-            value = self._provider.get(self.arn, max_age=self._max_age, force_fetch=force)
-        except Exception as exc:
-            # Powertools wraps every SDK failure in GetParameterError; keep only the class name.
-            raise SecretUnavailableError(f"cannot read secret {self.arn}: {type(exc).__name__}") from None
+        value = _read(self._provider, self.arn, self._max_age, force)
         if not isinstance(value, str) or not value:
             raise SecretUnavailableError(f"secret {self.arn} has no string value")
         return value
@@ -112,11 +108,17 @@ class RotatingSecret:
         return f"RotatingSecret(arn={self.arn!r})"
 
     def values(self, *, force: bool = False) -> list[str]:
-        try:
-            found = self._provider.get(self.arn, max_age=self._max_age, force_fetch=force)
-        except Exception as exc:
-            raise SecretUnavailableError(f"cannot read secret {self.arn}: {type(exc).__name__}") from None
+        found = _read(self._provider, self.arn, self._max_age, force)
         values = found.get("values") if isinstance(found, dict) else None
         if not values:
             raise SecretUnavailableError(f"secret {self.arn} has no string value")
         return [str(v) for v in values]
+
+
+def _read(provider: BaseProvider, arn: str, max_age: int, force: bool) -> Any:
+    """Read through the provider's cache; any failure names the ARN and the error class only."""
+    try:
+        return provider.get(arn, max_age=max_age, force_fetch=force)
+    except Exception as exc:
+        # Powertools wraps every SDK failure in GetParameterError; keep only the class name.
+        raise SecretUnavailableError(f"cannot read secret {arn}: {type(exc).__name__}") from None
