@@ -25,13 +25,15 @@ def test_ingest_makes_one_send_message_batch_per_ten_events_and_measures_the_col
         assert len(size.totals) == len(size.sqs_times) == 2
         assert all(inside <= total for inside, total in zip(size.sqs_times, size.totals, strict=True))
     assert result.cold is not None
-    assert len(result.cold.boto3_runs) == len(result.cold.handler_runs) == 1
+    assert len(result.cold.boto3_runs) == len(result.cold.floor_runs) == len(result.cold.handler_runs) == 1
     assert result.cold.ratio > 0
+    assert result.cold.floor_ratio is not None and result.cold.floor_ratio > 0
     if not result.cold.meets_goal:
         assert result.cold.offenders, "a missed goal must name what the handler imports"
     section = ingest_bench.render(result)
     assert section.startswith("### Ingest handler")
     assert "| 25 | 3 ✅ |" in section
+    assert "floor: the libraries issue 2 prescribes" in section
 
 
 def test_worker_calls_per_event_stay_within_the_issue_goals() -> None:
