@@ -699,9 +699,7 @@ def render(result: IngestResult, top: int = 15) -> str:
                 "",
                 f"Whole cold start — fresh interpreter, module load, then a 10-event delivery answered "
                 f"(SQS in moto): median {ms(median(first), 0)} ms, max {ms(max(first), 0)} ms, against "
-                f"Okta's 3,000 ms {verdict(max(first) < 3.0)}. In Lambda, SnapStart (template: "
-                "`SnapStart: ApplyOn: PublishedVersions`) restores a snapshot taken after the module "
-                "load instead of running it.",
+                f"Okta's 3,000 ms {verdict(max(first) < 3.0)}.",
             ]
         if cold.offenders:
             parts += [

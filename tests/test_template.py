@@ -7,12 +7,16 @@ it, and invoked with each events/*.json API Gateway event.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from cfnlint.api import lint_all
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
 
 from tests.conftest import ROOT, Aws, FakeLambdaContext, load_function
 
@@ -160,16 +164,70 @@ def test_the_hook_secret_is_generated_at_deploy_time_and_output(template: dict[s
     assert "/okta/events" in outputs["OktaEventHookUrl"]["Value"]["Fn::Sub"]
 
 
-def test_ingest_answers_cold_starts_with_snapstart(template: dict[str, Any]) -> None:
-    props = template["Resources"]["IngestFunction"]["Properties"]
-    assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
-    assert props["AutoPublishAlias"]
+def transformed(template: dict[str, Any], **parameters: str) -> dict[str, Any]:
+    """The CloudFormation that ``sam deploy`` would submit: the SAM transform, run locally.
+
+    Code locations become S3 URIs first, as ``sam package`` makes them.
+    """
+    document = copy.deepcopy(template)
+    for logical_id, resource in document["Resources"].items():
+        for key in ("CodeUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = f"s3://artifacts/{logical_id}"
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name="us-east-1"))
+    result: dict[str, Any] = translator.translate(
+        document,
+        parameter_values={"OktaOrgUrl": "https://example.okta.com", **parameters},
+        get_managed_policy_map=dict,  # the template names no managed policies
+    )
+    return result
 
 
-def test_api_stage_is_throttled(template: dict[str, Any]) -> None:
+def _of_type(resources: dict[str, Any], type_: str) -> dict[str, Any]:
+    return {logical_id: r for logical_id, r in resources.items() if r["Type"] == type_}
+
+
+def test_every_deploy_reaches_the_function_okta_calls(template: dict[str, Any]) -> None:
+    # API Gateway must invoke the function itself, not a published version behind an alias:
+    # SAM publishes a version only when the function's own code changes, so a new
+    # SharedLayer (where the ingest logic lives) or a changed parameter would never reach
+    # an alias (aws/serverless-application-model#3610, #3820).
+    resources = transformed(template)["Resources"]
+    assert _of_type(resources, "AWS::Lambda::Version") == {}
+    assert _of_type(resources, "AWS::Lambda::Alias") == {}
+    body = resources["OktaHookApi"]["Properties"]["Body"]
+    for method in ("get", "post"):
+        uri = body["paths"]["/okta/events"][method]["x-amazon-apigateway-integration"]["uri"]
+        assert "${IngestFunction.Arn}/invocations" in uri["Fn::Sub"]
+
+
+def test_the_api_has_one_stage_and_it_is_throttled(template: dict[str, Any]) -> None:
     [settings] = template["Resources"]["OktaHookApi"]["Properties"]["MethodSettings"]
     assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
     assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    resources = transformed(template)["Resources"]
+    # A second, unthrottled stage (SAM's implicit "Stage") would reach the same function.
+    assert [r["Properties"]["StageName"] for r in _of_type(resources, "AWS::ApiGateway::Stage").values()] == [
+        "Prod"
+    ]
+    deployments = _of_type(resources, "AWS::ApiGateway::Deployment").values()
+    assert all("StageName" not in r["Properties"] for r in deployments)
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO", "WARNING", "ERROR"])
+def test_lambdas_log_filter_passes_what_log_level_asks_for(template: dict[str, Any], level: str) -> None:
+    # With JSON logs Lambda drops lines below its application log level before CloudWatch,
+    # and Powertools defers to it: LogLevel must set both, in Lambda's spelling.
+    assert level in template["Parameters"]["LogLevel"]["AllowedValues"]
+    lambda_level = template["Mappings"]["LambdaLogLevel"][level]["Level"]
+    assert lambda_level == {"WARNING": "WARN"}.get(level, level)
+    resources = transformed(template, LogLevel=level)["Resources"]
+    for name in FUNCTION_ENV:
+        config = resources[name]["Properties"]["LoggingConfig"]
+        assert config["LogFormat"] == "JSON"
+        lookup = {"Fn::FindInMap": ["LambdaLogLevel", {"Ref": "LogLevel"}, "Level"]}
+        assert config["ApplicationLogLevel"] == lookup
+        assert "LogGroup" in config
 
 
 def test_required_parameters_exist_with_their_defaults(template: dict[str, Any]) -> None:

@@ -1,8 +1,8 @@
 """IngestFunction: Okta event hook deliveries in, SQS FIFO messages out.
 
 Wiring only — the behaviour lives in ``tvsync.services.ingest``. Everything that can be
-built once per container is built at init (which SnapStart snapshots), so a warm request
-pays only for its own work; the hook secret is cached by Powertools parameters.
+built once per container is built at init, so a warm request pays only for its own work;
+the hook secret is cached by Powertools parameters.
 """
 
 from __future__ import annotations

@@ -7,8 +7,12 @@ environment resolved from template.yaml), and driven with API Gateway proxy even
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-from collections.abc import Callable
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -371,6 +375,63 @@ def test_sqs_outage_is_a_503_so_okta_retries(aws: Aws, monkeypatch: pytest.Monke
     )
     assert response["statusCode"] == 503
     assert json.loads(response["body"])["message"].startswith("Service temporarily unavailable")
+
+
+@pytest.fixture
+def hanging_endpoint() -> Iterator[str]:
+    """A server on 127.0.0.1 that accepts connections and never answers (AWS hanging)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    server.close()
+
+
+def test_a_hanging_sqs_is_a_503_before_the_function_times_out(
+    aws: Aws, template: dict[str, Any], hanging_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_session = boto3.session.Session
+
+    class SqsHangs(real_session):  # type: ignore[misc, valid-type]
+        def client(self, service_name: str, **kwargs: Any) -> Any:
+            if service_name == "sqs":
+                kwargs["endpoint_url"] = hanging_endpoint
+            return super().client(service_name, **kwargs)
+
+    monkeypatch.setattr("tvsync.wiring.ingest.boto3.session.Session", SqsHangs)
+    api = build_ingest_api(logger=Logger(), metrics=Metrics(), environ=aws.env("IngestFunction"))
+    events = [okta_event(n) for n in range(25)]
+    started = time.monotonic()
+    request = apigw_event("POST", headers=AUTH, body=delivery_body(*events))
+    response = api.resolve(request, FakeLambdaContext())
+    elapsed = time.monotonic() - started
+    assert response["statusCode"] == 503
+    # Answered, not killed: a timed-out function would give API Gateway a 502 and lose the
+    # metrics and the log naming the events Okta will redeliver.
+    assert elapsed < template["Resources"]["IngestFunction"]["Properties"]["Timeout"]
+
+
+def test_a_secret_stored_with_a_trailing_newline_matches(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What `print(...) > file` and `--secret-string file://file` store.
+    secret_arn = aws.resources.refs["OktaHookSecret"]
+    aws.session.client("secretsmanager").put_secret_value(SecretId=secret_arn, SecretString="from-a-file\n")
+    env = aws.env("IngestFunction", OKTA_HOOK_SECRET_ROTATION_GRACE_SECONDS="0")
+    module = load_function("ingest", env, monkeypatch)
+    assert post_status(module, 1, {"Authorization": "from-a-file"}) == 200
+    assert post_status(module, 2, {"Authorization": "from-a-file\n"}) == 200
 
 
 def _count_calls(monkeypatch: pytest.MonkeyPatch, operation: str) -> Callable[[], int]:

@@ -45,9 +45,9 @@ class CachedSecret:
 
     def get(self, *, force: bool = False) -> str:
         value = _read(self._provider, self.arn, self._max_age, force)
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not value.strip():
             raise SecretUnavailableError(f"secret {self.arn} has no string value")
-        return value
+        return _trimmed(value)
 
     def provider(self) -> Callable[[], str]:
         """A token provider for the HTTP clients (``tvsync.adapters.http.TokenProvider``)."""
@@ -81,7 +81,7 @@ class _RotationAwareProvider(BaseProvider):
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                     raise
-        return {"values": [v for v in values if v]}
+        return {"values": [_trimmed(v) for v in values if v and v.strip()]}
 
     def _get_multiple(self, path: str, **sdk_options: Any) -> dict[str, str]:  # pragma: no cover - unused
         raise NotImplementedError
@@ -113,6 +113,16 @@ class RotatingSecret:
         if not values:
             raise SecretUnavailableError(f"secret {self.arn} has no string value")
         return [str(v) for v in values]
+
+
+def _trimmed(value: str) -> str:
+    """The value without surrounding whitespace.
+
+    A value stored from a file (``--secret-string file://…``) usually ends in a newline that
+    no one means: a token sent with it is malformed, and a hook secret compared with it
+    never matches what Okta sends.
+    """
+    return value.strip()
 
 
 def _read(provider: BaseProvider, arn: str, max_age: int, force: bool) -> Any:

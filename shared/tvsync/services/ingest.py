@@ -34,6 +34,9 @@ CHALLENGE_HEADER = "x-okta-verification-challenge"
 #: Okta documents no maximum; a delivery of a few hundred LogEvents stays far below this.
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CHALLENGE_LENGTH = 1024
+#: Okta waits 3 s for an answer. No SQS call starts later than this after the request
+#: arrived: past it, a 503 now is worth more than a 200 Okta has stopped waiting for.
+QUEUE_BUDGET_SECONDS = 2.5
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ class HookAuthenticator:
 
     def is_authentic(self, headers: Mapping[str, str]) -> bool:
         """True when the request carries the secret; raises ``SecretUnavailableError``."""
-        presented = _header(headers, self._header)
+        # Surrounding whitespace is never part of a header value (RFC 9110, 5.5).
+        presented = (_header(headers, self._header) or "").strip()
         if not presented:
             return False
         if _matches(presented, self._secret.values()):
@@ -99,12 +103,16 @@ class IngestService:
         app_id: str | None,
         logger: Logger,
         metrics: Metrics,
+        budget: float = QUEUE_BUDGET_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._auth = authenticator
         self._queue = queue
         self._app_id = app_id
         self._logger = logger
         self._metrics = metrics
+        self._budget = budget
+        self._clock = clock
 
     def verify(self, headers: Mapping[str, str]) -> HookResponse:
         """Okta's one-time verification GET: echo the challenge, after the same auth check."""
@@ -119,6 +127,7 @@ class IngestService:
 
     def deliver(self, headers: Mapping[str, str], body: bytes | None) -> HookResponse:
         """A delivery POST; ``body`` is ``None`` when API Gateway's base64 body did not decode."""
+        deadline = self._clock() + self._budget
         denied = self._authenticate(headers)
         if denied is not None:
             return denied
@@ -133,9 +142,9 @@ class IngestService:
             return self._invalid(problem)
         if delivery.event_id:
             self._logger.set_correlation_id(delivery.event_id)
-        return self._queue_delivery(delivery)
+        return self._queue_delivery(delivery, deadline)
 
-    def _queue_delivery(self, delivery: EventHookDelivery) -> HookResponse:
+    def _queue_delivery(self, delivery: EventHookDelivery, deadline: float) -> HookResponse:
         selection = select_events(delivery, app_id=self._app_id)
         received = len(delivery.data.events)
         self._metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=received)
@@ -157,7 +166,7 @@ class IngestService:
                     "reason": dropped.reason,
                 },
             )
-        outcome = self._queue.send(selection.kept)
+        outcome = self._queue.send(selection.kept, deadline=deadline)
         self._metrics.add_metric(name="EventsQueued", unit=MetricUnit.Count, value=len(outcome.queued))
         log = {
             "delivery_id": delivery.event_id,
@@ -170,7 +179,7 @@ class IngestService:
             self._metrics.add_metric(name="EnqueueFailures", unit=MetricUnit.Count, value=len(outcome.failed))
             self._logger.error(
                 "Events could not be queued; answering 503 so Okta redelivers",
-                extra={**log, "failed_event_uuids": outcome.failed},
+                extra={**log, "failed_event_uuids": outcome.failed, "sqs_errors": outcome.errors},
             )
             return UNAVAILABLE
         self._logger.info("Delivery queued", extra=log)

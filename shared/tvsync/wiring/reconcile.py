@@ -70,7 +70,7 @@ def build_reconciler(
         okta=OktaClient(settings.OKTA_ORG_URL, okta_token.provider(), retry=retry),
         teamviewer=TeamViewerClient(settings.TEAMVIEWER_API_URL, tv_token.provider(), retry=retry),
         # A full queue call is retried a few times before a request counts as not queued.
-        queue=EventQueue(sqs, settings.EVENT_QUEUE_URL, entry_attempts=5, backoff=0.5),
+        queue=EventQueue(sqs, settings.EVENT_QUEUE_URL, attempts=5, backoff=0.5),
         state=SyncStateStore(dynamodb, settings.SYNC_STATE_TABLE_NAME),
         config=SyncConfig(app_id=settings.OKTA_APP_ID),
         logger=logger,
