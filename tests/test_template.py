@@ -156,7 +156,8 @@ def test_queues_are_fifo_encrypted_and_redrive_to_the_dlq(template: dict[str, An
     assert queue["SqsManagedSseEnabled"] is True and dlq["SqsManagedSseEnabled"] is True
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
     # Quotas per message group (per Okta user), not per queue.
-    assert (queue["DeduplicationScope"], queue["FifoThroughputLimit"]) == ("messageGroup", "perMessageGroupId")
+    assert queue["DeduplicationScope"] == "messageGroup"
+    assert queue["FifoThroughputLimit"] == "perMessageGroupId"
 
 
 def test_the_hook_secret_is_generated_at_deploy_time_and_output(template: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ A few tests use an in-process transport where they must see or forge exact bytes
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -166,6 +167,19 @@ def test_iter_users_pages(
     assert len(users) == 3 + extra_users
     assert [c.query["startIndex"] for c in stack.app.calls] == expected_starts
     assert {c.query["count"] for c in stack.app.calls} == {str(page_size)}
+
+
+def test_the_company_scan_stops_at_its_deadline_instead_of_running_into_a_timeout(stack: Stack) -> None:
+    """One call per page of the company: the worker must be able to stop and report in time."""
+    for n in range(5):
+        stack.app.add_user(f"user{n}@example.test", f"User {n}")
+    client = stack.client()
+    stack.app.reset_calls()
+    with pytest.raises(TransientError, match="out of time"):
+        client.find_by_email_casefold("jane.doe@example.test", deadline=time.monotonic() - 1)
+    assert stack.app.calls == [], "no page is started after the deadline"
+    found = client.find_by_email_casefold("JANE.DOE@example.test", deadline=time.monotonic() + 60)
+    assert found is not None and found.id == "u1000002"
 
 
 def test_iter_users_is_lazy(stack: Stack) -> None:

@@ -17,6 +17,7 @@ from tvsync.core.plan import (
     emails_match,
     plan_changes,
     to_update,
+    without_email_change,
 )
 from tvsync.models.okta import AppAssignmentStatus, OktaAppUser, OktaUser, OktaUserStatus
 from tvsync.models.teamviewer import TeamViewerAccount
@@ -267,6 +268,27 @@ def test_to_update(operations: tuple[Operation, ...], expected: PlannedUpdate | 
     plan = Plan(operations, "test", email=EMAIL, name=NAME, account_id=ACCOUNT_ID)
 
     assert to_update(plan) == expected
+
+
+@pytest.mark.parametrize(
+    ("tv_state", "left", "update"),
+    [
+        # A returning user whose new email is taken still gets access, and the new name, back.
+        ("tv-inactive-all-different", (ACTIVATE, RENAME), PlannedUpdate(active=True, name=NAME, email=None)),
+        ("tv-other-email", (), None),  # nothing else to do: the conflict is all there is
+        ("tv-inactive", (ACTIVATE,), PlannedUpdate(active=True, name=None, email=None)),
+        ("tv-active", (), None),
+    ],
+)
+def test_without_email_change_keeps_what_does_not_depend_on_the_email(
+    tv_state: str, left: tuple[Operation, ...], update: PlannedUpdate | None
+) -> None:
+    current = TEAMVIEWER_STATES[tv_state]
+    assert current is not None
+    rest = without_email_change(plan_changes(ACTIVE_TARGET, current, token_owner_id=None), current.email)
+
+    assert (rest.operations, to_update(rest)) == (left, update)
+    assert (rest.email, rest.account_id) == (current.email, current.id), "the account keeps its email"
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
-from tests.conftest import TV_APP_ID, Aws, FakeLambdaContext, load_function
+from tests.conftest import TV_APP_ID, Aws, FakeLambdaContext, emf_metrics, load_function
 from tvsync.adapters.sync_state import SyncState, SyncStateStore
 from tvsync.emulators.http import FaultKind, FaultPolicy, RunningServer, serve
 from tvsync.emulators.okta import OktaEmulator
@@ -34,7 +34,13 @@ class Pipeline:
     counter: int = 0
 
     def enqueue(
-        self, user_id: str, event_type: str, *, uuid: str | None = None, published: datetime | None = None
+        self,
+        user_id: str,
+        event_type: str,
+        *,
+        uuid: str | None = None,
+        published: datetime | None = None,
+        source: Literal["okta-event-hook", "reconcile"] = "okta-event-hook",
     ) -> str:
         self.counter += 1
         uuid = uuid or f"evt-{self.counter:05d}"
@@ -43,7 +49,8 @@ class Pipeline:
             event_uuid=uuid,
             event_type=event_type,
             published=published or T0 + timedelta(seconds=self.counter),
-            delivery_id="delivery-test",
+            delivery_id="delivery-test" if source == "okta-event-hook" else None,
+            source=source,
         )
         self.aws.session.client("sqs").send_message(
             QueueUrl=self.aws.queue_url,
@@ -264,6 +271,117 @@ def test_the_token_owner_is_never_deactivated(pipeline: Pipeline) -> None:
     assert p.state(owner).last_reason == "token-owner-protected"  # type: ignore[union-attr]
 
 
+def test_a_revoked_user_whose_account_email_differs_in_case_loses_access(pipeline: Pipeline) -> None:
+    """TeamViewer's filter is case-sensitive; the account is found anyway and switched off."""
+    p = pipeline
+    p.tv.add_user("Dave.Dunn@example.com", "Dave Dunn")  # from before the product, other case
+    dave = add_assigned(p, "dave.dunn@example.com", "Dave", "Dunn")
+    p.okta.set_status(dave, "SUSPENDED")
+    p.enqueue(dave, "user.lifecycle.suspend")
+    p.drain()
+    account = p.tv_account("dave.dunn@example.com")
+    assert account is not None and account["active"] is False
+    state = p.state(dave)
+    assert state is not None
+    assert (state.last_outcome, state.last_operations, state.teamviewer_id) == (
+        "applied",
+        ["deactivate"],
+        account["id"],
+    )
+
+
+def test_the_company_scan_is_paid_once_per_user_until_the_reconciler_asks_again(
+    pipeline: Pipeline,
+) -> None:
+    """An unassigned user has no account: scanning the company on each of their events would
+    cost one call per 100 accounts each time. The reconciler, which sees every account, still
+    gets an account created since then switched off."""
+    p = pipeline
+    p.tv.add_users([(f"staff{n}@example.com", f"Staff {n}", True) for n in range(250)])
+    erik = p.okta.add_user("erik.eng@example.com", "Erik", "Eng")["id"]  # never assigned
+    p.enqueue(erik, "user.lifecycle.create")
+    p.drain()
+    assert p.state(erik).last_reason == "no-account"  # type: ignore[union-attr]
+
+    p.tv.add_user("Erik.Eng@example.com", "Erik Eng")  # made by hand in TeamViewer
+    p.tv.reset_calls()
+    p.enqueue(erik, "user.account.update_profile")
+    p.drain()
+    assert [(c.method, c.path) for c in p.tv.calls] == [("GET", "/scim/v2/Users")], "one exact query"
+    assert "filter" in p.tv.calls[0].query
+
+    p.enqueue(erik, "tvsync.reconcile", source="reconcile")
+    p.drain()
+    assert p.tv_account("erik.eng@example.com")["active"] is False  # type: ignore[index]
+    assert p.state(erik).last_operations == ["deactivate"]  # type: ignore[union-attr]
+
+
+def test_the_token_owner_is_protected_whatever_the_case_of_its_email(pipeline: Pipeline) -> None:
+    p = pipeline
+    owner = add_assigned(p, "Admin@Example.TEST", "Company", "Admin")
+    p.okta.set_status(owner, "SUSPENDED")
+    p.enqueue(owner, "user.lifecycle.suspend")
+    p.drain()
+    assert p.tv_account("admin@example.test")["active"] is True  # type: ignore[index]
+    assert p.state(owner).last_reason == "token-owner-protected"  # type: ignore[union-attr]
+
+
+def test_a_returning_user_gets_access_back_even_if_their_new_email_is_taken(
+    capsys: pytest.CaptureFixture[str], pipeline: Pipeline
+) -> None:
+    """The email change waits for a human; reactivation and the new name must not wait with it."""
+    p = pipeline
+    gina = add_assigned(p, "gina.gray@example.com", "Gina", "Gray")
+    p.enqueue(gina, "user.lifecycle.create")
+    p.drain()
+    p.okta.set_status(gina, "SUSPENDED")
+    p.enqueue(gina, "user.lifecycle.suspend")
+    p.drain()
+    p.tv.add_foreign_account("gina@private.example", "Gina Private")
+    p.okta.set_status(gina, "ACTIVE")
+    p.okta.update_profile(gina, email="gina@private.example", login="gina@private.example", lastName="Green")
+    capsys.readouterr()
+    p.enqueue(gina, "user.lifecycle.unsuspend")
+    p.drain()
+    account = p.tv_account("gina.gray@example.com")
+    assert account is not None
+    assert (account["active"], account["name"]) == (True, "Gina Green")
+    state = p.state(gina)
+    assert state is not None
+    assert (state.last_outcome, state.last_reason, state.last_operations) == (
+        "conflict",
+        "email in use by a TeamViewer account outside the company",
+        ["activate", "rename"],
+    )
+    assert (state.teamviewer_active, state.teamviewer_email) == (True, "gina.gray@example.com")
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert (metrics.get("Conflicts"), metrics.get("UsersActivated"), metrics.get("UsersRenamed")) == (1, 1, 1)
+    assert p.dlq_count() == 0
+
+
+def test_an_account_removed_from_the_company_is_forgotten_not_reported_in_sync(pipeline: Pipeline) -> None:
+    """Once the mapped account is gone, the record must not claim it is still there and active:
+    the user's next event then sees there is no account (here: its email is now held outside
+    the company, which is reported) instead of a false "in sync"."""
+    p = pipeline
+    hal = add_assigned(p, "hal.hart@example.com", "Hal", "Hart")
+    p.enqueue(hal, "user.lifecycle.create")
+    p.drain()
+    p.tv.remove_from_company(p.tv_account("hal.hart@example.com")["id"])  # type: ignore[index]
+    p.okta.set_status(hal, "SUSPENDED")
+    p.enqueue(hal, "user.lifecycle.suspend")
+    p.drain()
+    state = p.state(hal)
+    assert state is not None
+    assert (state.last_outcome, state.last_reason) == ("no-change", "no-account")
+    assert (state.teamviewer_id, state.teamviewer_active) == (None, None)
+
+    p.okta.set_status(hal, "ACTIVE")
+    p.enqueue(hal, "user.lifecycle.unsuspend")
+    p.drain()
+    assert p.state(hal).last_outcome == "conflict"  # type: ignore[union-attr]
+
+
 def test_faults_and_rate_limits_over_50_users_all_converge_once(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -333,6 +451,25 @@ def test_dry_run_plans_and_records_but_writes_nothing(aws: Aws, monkeypatch: pyt
         assert p.tv_account("dave.dunn@example.com")["active"] is True  # type: ignore[index]
         assert (p.state(user).last_outcome, p.state(user).last_operations) == ("dry-run", ["create"])  # type: ignore[union-attr]
         assert p.state(dave).last_operations == ["deactivate"]  # type: ignore[union-attr]
+    finally:
+        for server in servers:
+            server.close()
+
+
+@pytest.mark.parametrize("stored_email", ["alice.archer@example.com", "Alice.Archer@example.com"])
+def test_dry_run_does_not_report_a_create_for_an_account_that_exists(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, stored_email: str
+) -> None:
+    p, servers = start_pipeline(aws, monkeypatch, DRY_RUN="true")
+    try:
+        p.tv.add_user(stored_email, "Alice Archer", active=False)
+        alice = add_assigned(p, "alice.archer@example.com", "Alice", "Archer")
+        p.enqueue(alice, "user.lifecycle.create")
+        p.drain()
+        state = p.state(alice)
+        assert state is not None
+        assert (state.last_outcome, state.last_operations) == ("dry-run", ["activate"])
+        assert p.tv.writes() == 0
     finally:
         for server in servers:
             server.close()

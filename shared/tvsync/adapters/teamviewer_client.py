@@ -8,13 +8,16 @@ never on a status code.
 
 Two facts shape the lookups: the SCIM filter is case-sensitive while emails are unique
 regardless of case ([SCIM], [OKTA-KB]). ``find_by_email`` is therefore one cheap exact
-query, and ``find_by_email_casefold`` the full scan the worker only pays for when a create
-says the email is taken.
+query, and ``find_by_email_casefold`` the full scan the worker only pays for when the exact
+query missed an account it must find (a create that says the email is taken, an account to
+deactivate). The scan takes one call per page of the company, so it stops at a deadline
+rather than run a Lambda into its timeout.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
@@ -114,24 +117,39 @@ class TeamViewerClient:
                 return account
         return next((a for a in accounts if a.email.casefold() == email.casefold()), None)
 
-    def find_by_email_casefold(self, email: str) -> TeamViewerAccount | None:
-        """Scan all company users for the email, ignoring case: O(company) calls, use sparingly."""
+    def find_by_email_casefold(
+        self, email: str, *, deadline: float | None = None
+    ) -> TeamViewerAccount | None:
+        """Scan all company users for the email, ignoring case: O(company) calls, use sparingly.
+
+        ``deadline`` (``time.monotonic()``): see ``iter_users``.
+        """
         wanted = email.casefold()
-        for account in self.iter_users(DEFAULT_PAGE_SIZE):
+        for account in self.iter_users(DEFAULT_PAGE_SIZE, deadline=deadline):
             if account.email.casefold() == wanted:
                 return account
         return None
 
-    def iter_users(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[TeamViewerAccount]:
+    def iter_users(
+        self, page_size: int = DEFAULT_PAGE_SIZE, *, deadline: float | None = None
+    ) -> Iterator[TeamViewerAccount]:
         """All company users, one SCIM page in memory at a time.
 
         The next ``startIndex`` is computed from what was asked and received, never from the
         response's ``startIndex``: [SCIM]'s own example echoes 0 for a 1-based index.
+
+        No page is requested once ``deadline`` (``time.monotonic()``) has passed: the walk
+        raises ``TransientError`` instead, so a caller inside a Lambda can still report
+        and try again later rather than be killed mid-walk with nothing recorded.
         """
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         start, seen = 1, 0
         while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TransientError(
+                    SERVICE, "list_users", f"stopped after {seen} users: out of time for the whole company"
+                )
             params = {"startIndex": str(start), "count": str(page_size)}
             body = self._json("list_users", "GET", SCIM_USERS, params=params)
             resources = _resources(body, "list_users")

@@ -7,7 +7,7 @@ change?". The worker executes a plan; it never decides anything itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
@@ -25,6 +25,7 @@ __all__ = [
     "emails_match",
     "plan_changes",
     "to_update",
+    "without_email_change",
 ]
 
 
@@ -60,9 +61,9 @@ _UPDATE_ORDER: Final = (Operation.ACTIVATE, Operation.CHANGE_EMAIL, Operation.RE
 
 Access comes first (ACTIVATE), then the join key and SSO identity (CHANGE_EMAIL — the one
 change that can fail permanently with ``email_in_use`` and that mails the user), then the
-cosmetic RENAME. The client sends them in one request, so the order only matters for logs,
-for reading plans, and for any executor that has to split them: it then restores access
-before attempting what can fail.
+cosmetic RENAME. The client sends them in one request, which TeamViewer applies all or
+nothing; when that request fails on the email, the executor splits it with
+``without_email_change`` and so still restores access and the name.
 """
 
 
@@ -157,6 +158,18 @@ def _plan_active(desired: DesiredAccount, current: TeamViewerAccount | None) -> 
     operations = tuple(operation for operation in _UPDATE_ORDER if needed[operation])
     reason = PlanReason.CONVERGE if operations else PlanReason.IN_SYNC
     return Plan(operations, reason, email=email, name=name, account_id=current.id)
+
+
+def without_email_change(plan: Plan, current_email: str) -> Plan:
+    """What is left of ``plan`` once its new email turned out to be taken.
+
+    TeamViewer refuses a whole update when the new email belongs to another account, and
+    that refusal is permanent; reactivating the account or fixing its name does not depend
+    on the email, so those must not wait for it. ``current_email`` is what the account
+    keeps. A plan with nothing left is a no-op.
+    """
+    operations = tuple(op for op in plan.operations if op is not Operation.CHANGE_EMAIL)
+    return replace(plan, operations=operations, email=current_email)
 
 
 def to_update(plan: Plan) -> PlannedUpdate | None:

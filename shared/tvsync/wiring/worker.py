@@ -43,13 +43,13 @@ def build_worker(
 
     # In-process retries wait out short server-requested pauses (a rate limit's Retry-After)
     # within the invocation's time; anything longer goes back to SQS with the wait as delay.
+    # Retries and the company scan both stop at the invocation's deadline.
     deadline_holder: list[BatchWorker] = []
-    retry = RetryPolicy(
-        max_attempts=4,
-        max_wait=5.0,
-        deadline=lambda: deadline_holder[0].deadline() if deadline_holder else None,
-        on_retry=count_retries(metrics),
-    )
+
+    def deadline() -> float | None:
+        return deadline_holder[0].deadline() if deadline_holder else None
+
+    retry = RetryPolicy(max_attempts=4, max_wait=5.0, deadline=deadline, on_retry=count_retries(metrics))
     tv_token = CachedSecret(
         settings.TEAMVIEWER_TOKEN_SECRET_ARN, max_age=settings.POWERTOOLS_PARAMETERS_MAX_AGE, client=secrets
     )
@@ -69,6 +69,7 @@ def build_worker(
         dry_run=settings.DRY_RUN,
         logger=logger,
         metrics=metrics,
+        deadline=deadline,
     )
 
     def count_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
@@ -101,6 +102,7 @@ def build_worker(
         queue_url=settings.EVENT_QUEUE_URL,
         logger=logger,
         metrics=metrics,
+        reject=synchronizer.record_rejected,
     )
     deadline_holder.append(worker)
     return worker
