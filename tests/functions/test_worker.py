@@ -456,6 +456,43 @@ def test_dry_run_plans_and_records_but_writes_nothing(aws: Aws, monkeypatch: pyt
             server.close()
 
 
+def test_an_event_seen_in_a_dry_run_is_still_applied_by_a_real_run(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dry, servers = start_pipeline(aws, monkeypatch, DRY_RUN="true")
+    try:
+        alice = add_assigned(dry, "alice.archer@example.com", "Alice", "Archer")
+        uuid = dry.enqueue(alice, "user.lifecycle.create")
+        dry.drain()
+        assert dry.state(alice).last_outcome == "dry-run"  # type: ignore[union-attr]
+    finally:
+        for server in servers:
+            server.close()
+    live, servers = start_pipeline(aws, monkeypatch, DRY_RUN="false")
+    try:
+        live.okta.add_user("alice.archer@example.com", "Alice", "Archer", user_id=alice)
+        live.okta.assign(TV_APP_ID, alice)
+        # The same event again (a replay, a redrive) after the switch to real runs.
+        request = SyncRequest(
+            okta_user_id=alice,
+            event_uuid=uuid,
+            event_type="user.lifecycle.create",
+            published=T0,
+        )
+        aws.session.client("sqs").send_message(
+            QueueUrl=aws.queue_url,
+            MessageBody=request.model_dump_json(),
+            MessageGroupId=alice,
+            MessageDeduplicationId=f"{uuid}-replayed",
+        )
+        live.drain()
+        assert live.tv_account("alice.archer@example.com") is not None
+        assert live.state(alice).last_outcome == "applied"  # type: ignore[union-attr]
+    finally:
+        for server in servers:
+            server.close()
+
+
 @pytest.mark.parametrize("stored_email", ["alice.archer@example.com", "Alice.Archer@example.com"])
 def test_dry_run_does_not_report_a_create_for_an_account_that_exists(
     aws: Aws, monkeypatch: pytest.MonkeyPatch, stored_email: str

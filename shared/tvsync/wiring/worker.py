@@ -88,11 +88,12 @@ def build_worker(
         return synchronizer.converge(request).as_dict()
 
     # A stable key prefix: refactoring this module must not forget which events were applied.
+    # A dry run applies nothing, so it must not mark an event as done for a real run.
     once_per_event: Callable[..., dict[str, Any]] = idempotent_function(
         data_keyword_argument="request",
         config=idempotency,
         persistence_store=persistence,
-        key_prefix="tvsync.worker.converge",
+        key_prefix="tvsync.worker.converge" + (".dry-run" if settings.DRY_RUN else ""),
     )(converge)
 
     worker = BatchWorker(
