@@ -303,11 +303,13 @@ def test_no_stack_at_all_is_one_clear_error(
         "OKTA_ORG_URL",
     ):
         monkeypatch.delenv(name, raising=False)
-    code = main(["check", "--local-state", str(tmp_path / "absent.json")])
+    monkeypatch.chdir(tmp_path)  # no .tvsync/local-stack.json here
+    code = main(["check"])
     captured = capsys.readouterr()
     assert code == 2
     assert captured.out == ""
-    assert captured.err.startswith("tvsync: error: no stack to check") and captured.err.count("\n") == 1
+    assert captured.err.startswith("tvsync: error: no local stack is running: start one with `tvsync serve`")
+    assert captured.err.count("\n") == 1
 
 
 def test_a_partly_configured_stack_reports_what_is_missing(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,43 @@ def test_refused_credentials_end_in_one_line_and_a_non_zero_exit(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("tvsync: error: reconcile did not finish")
     assert "tv-test-token" not in err[0]
+
+
+def test_an_unfinished_run_shows_no_drift_figures(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Counts from a run that stopped early would read as "nothing drifted": none are shown."""
+    pipeline.tv.token = "rotated-token"
+    assert main(["reconcile", "--dry-run"]) == 1
+    captured = capsys.readouterr()
+    assert "INCOMPLETE" in captured.out
+    assert "│" not in captured.out and "in sync" not in captured.out, "no table of partial counts"
+    assert captured.err.strip().startswith("tvsync: error: reconcile did not finish")
+
+
+@pytest.mark.parametrize(
+    ("service", "variable"), [("Okta", "OKTA_ORG_URL"), ("TeamViewer", "TEAMVIEWER_API_URL")]
+)
+def test_a_service_that_is_not_listening_fails_at_once_naming_it(
+    pipeline: Pipeline,
+    service: str,
+    variable: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    monkeypatch.setenv(variable, url)
+    started = time.monotonic()
+    assert main(["reconcile", "--dry-run"]) == 2
+    assert time.monotonic() - started < 10, "no minutes of retries against a closed port"
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"tvsync: error: cannot reach {service} at {url}: connection refused (nothing listens there); "
+        "nothing was compared\n"
+    )
 
 
 def test_a_missing_stack_is_one_clear_line(

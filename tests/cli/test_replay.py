@@ -80,6 +80,8 @@ def test_wrong_secret_is_refused_and_nothing_is_queued(
     assert code == 1
     assert f"✗ {USER_CREATE}  HTTP 401" in out
     assert "Unauthorized" in out, "the server's message is shown"
+    assert "another header name than Authorization" in out, "with both possible causes"
+    assert "the value in $OKTA_HOOK_SECRET does not match the hook secret" in out
     assert "0 of 1 deliveries accepted" in out
     assert aws.drain() == []
 

@@ -60,6 +60,17 @@ def test_a_wrong_secret_is_explained(
     assert "not-the-hook-secret" not in out
 
 
+def test_a_wrong_header_name_is_explained_too(ingest_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The endpoint answers 401 alike for a wrong name and a wrong value: both are suspects."""
+    code, out = run(ingest_url, capsys, "--header", "X-Wrong")
+    assert code == 1
+    assert "HTTP 401" in out
+    assert (
+        "another header name than X-Wrong (the stack's OKTA_HOOK_AUTH_HEADER: pass it with --header)" in out
+    )
+    assert "or the value in $OKTA_HOOK_SECRET does not match the hook secret" in out
+
+
 def test_a_wrong_path_is_explained(ingest_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(ingest_url.replace("/okta/events", "/okta/event"), capsys)
     assert code == 1

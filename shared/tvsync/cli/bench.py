@@ -1,4 +1,10 @@
-"""``tvsync bench``: a burst of users through the full local pipeline under a TeamViewer rate limit."""
+"""``tvsync bench``: a burst of users through the full local pipeline under a TeamViewer rate limit.
+
+Results are appended to ``.tvsync/benchmarks.md`` in the current directory: an admin's run
+on their own machine is theirs, and must not edit the project's tracked
+``docs/benchmarks.md`` wherever tvsync happens to be installed. ``make bench`` (``python -m
+bench``) records the project's figures there; ``--results`` writes anywhere else.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +21,18 @@ from rich.table import Table
 
 from tvsync.cli.output import stable_console
 from tvsync.local.burst import BurstConfig, BurstReport, run_burst
-from tvsync.local.template import TEMPLATE_PATH
 
 ORDER = 40
-DEFAULT_RESULTS = TEMPLATE_PATH.parent / "docs" / "benchmarks.md"
+#: Relative to the working directory, beside the local stack's other files.
+DEFAULT_RESULTS = Path(".tvsync/benchmarks.md")
 
 HELP = """\
 Create N users (default 1000), then rename half and deactivate the other half, through the
 full local pipeline (API Gateway emulation, ingest, SQS FIFO, worker instances) against the
 TeamViewer emulator rate-limited to --rate requests/s. Reports events/s, TeamViewer writes/s
 against the rate limit, event->applied latency, calls per event, lost events, DLQ count and
-throttles; appends the results to docs/benchmarks.md with the exact command.
+throttles; appends the results, with the exact command, to .tvsync/benchmarks.md (or the
+file named by --results; `make bench` records the project's figures in docs/benchmarks.md).
 """
 
 
@@ -36,9 +43,12 @@ def add_parser(subparsers: Any) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--users", type=int, default=1000, help="users in the burst (default 1000)")
+    parser.add_argument("--users", type=_positive_int, default=1000, help="users in the burst (default 1000)")
     parser.add_argument(
-        "--rate", type=float, default=20.0, help="TeamViewer requests per second allowed (default 20)"
+        "--rate",
+        type=_positive_float,
+        default=20.0,
+        help="TeamViewer requests per second allowed (default 20)",
     )
     parser.add_argument(
         "--throttle",
@@ -47,10 +57,16 @@ def add_parser(subparsers: Any) -> None:
         help="how TeamViewer answers over the limit (default 429)",
     )
     parser.add_argument(
-        "--concurrency", type=int, help="worker instances (default: the template's MaximumConcurrency)"
+        "--concurrency",
+        type=_positive_int,
+        help="worker instances (default: the template's MaximumConcurrency)",
     )
     parser.add_argument(
-        "--results", type=Path, default=DEFAULT_RESULTS, help="markdown file to append results to"
+        "--results",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        metavar="FILE",
+        help=f"markdown file to append results to (default: {DEFAULT_RESULTS})",
     )
     parser.add_argument(
         "--no-write", action="store_true", help="print only; do not append to the results file"
@@ -60,9 +76,6 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = stable_console()
-    if args.users < 1 or args.rate <= 0:
-        console.print("tvsync: error: --users and --rate must be positive")
-        return 2
     config = BurstConfig(
         users=args.users,
         rate_limit=args.rate,
@@ -114,6 +127,26 @@ def append_results(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as handle:
         handle.write("\n" + text)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _positive_float(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not number > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return number
 
 
 def _command_line() -> str:

@@ -42,7 +42,7 @@ from tvsync.adapters.teamviewer_client import (
     TeamViewerClient,
     TokenOwner,
 )
-from tvsync.cli.context import StackContext, add_stack_arguments, resolve
+from tvsync.cli.context import NO_STACK, StackContext, add_stack_arguments, resolve
 from tvsync.cli.output import CliError, console
 from tvsync.observability import mask_email
 
@@ -472,10 +472,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     context = resolve(args)
     if not any(context.functions.values()):
-        raise CliError(
-            "no stack to check: start `tvsync serve` (or pass --local-state FILE), name a deployed "
-            "stack with --stack NAME, or set the functions' variables (EVENT_QUEUE_URL, ...)"
-        )
+        raise CliError(NO_STACK)
     console.print(Text(f"Checking {context.source}", style="bold"), soft_wrap=True)
     width = max(len(item.name) for item in ALL_CHECKS)
     failed = total = 0
@@ -568,7 +565,7 @@ def describe(exc: BaseException) -> str:
         operation = getattr(exc, "operation_name", "")
         return f"{operation} failed: {code}: {message}".strip().rstrip(":")
     if isinstance(exc, NoRegionError):
-        return "no AWS region configured: set AWS_REGION (or use a profile that has one)"
+        return "no AWS region configured: set AWS_DEFAULT_REGION (or use a profile that has one)"
     if isinstance(exc, UpstreamError | BotoCoreError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"

@@ -13,6 +13,7 @@ import httpx
 from rich.table import Table
 
 from tvsync.cli.output import CliError, stable_console
+from tvsync.cli.serve import port_number, start_problem
 from tvsync.core.desired_state import SyncConfig
 from tvsync.local import demo_cast
 from tvsync.local.convergence import UserComparison, compare
@@ -38,7 +39,9 @@ def add_parser(subparsers: Any) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--port", type=int, default=0, help="hook endpoint port (default: any free port)")
+    parser.add_argument(
+        "--port", type=port_number, default=0, help="hook endpoint port (default 0: any free port)"
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the final table")
     parser.set_defaults(run=run)
 
@@ -49,7 +52,12 @@ def run(args: argparse.Namespace) -> int:
     secret = secrets.token_urlsafe(24)
     observer = StackObserver(print_line=None if args.quiet else console.print)
     settings = StackSettings(okta_hook_secret=secret, okta_app_id=demo_cast.TEAMVIEWER_APP_ID, port=args.port)
-    with LocalStack(settings, observer=observer) as stack:
+    stack = LocalStack(settings, observer=observer)
+    try:
+        stack.start()
+    except OSError as exc:
+        raise CliError(start_problem(exc, args.port)) from None
+    try:
         assert stack.okta is not None and stack.teamviewer is not None
         demo_cast.seed(stack.okta, stack.teamviewer)
         console.print(f"local stack up: {stack.hook_url}")
@@ -65,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         comparisons = compare(stack.okta, stack.teamviewer, SyncConfig(app_id=demo_cast.TEAMVIEWER_APP_ID))
         conflicts = {s.okta_user_id for s in observer.syncs if s.outcome == "conflict"}
         console.print(_table(comparisons, observer.syncs))
+    finally:
+        stack.close()
     failures = [c for c in comparisons if not c.converged and c.okta_user_id not in conflicts]
     elapsed = time.monotonic() - started
     if dlq_visible + dlq_in_flight:

@@ -177,8 +177,9 @@ def run_redrive(args: argparse.Namespace) -> int:
 
 
 def _queue(context: StackContext) -> DeadLetterQueue:
+    queue_url = context.value("EVENT_QUEUE_URL")  # what is missing, before how to reach AWS
     try:
-        return DeadLetterQueue.of_queue(context.client("sqs"), context.value("EVENT_QUEUE_URL"))
+        return DeadLetterQueue.of_queue(context.client("sqs"), queue_url)
     except DeadLetterError as exc:
         raise CliError(str(exc)) from None
 

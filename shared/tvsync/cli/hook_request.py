@@ -132,7 +132,18 @@ def server_message(response: httpx.Response, endpoint: HookEndpoint) -> str:
     message = message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…"
     if is_missing_route(response, message):
         message += " (no route for this path and method: check the URL's path and stage)"
+    if response.status_code == 401:
+        message += f": {auth_hint(endpoint)}"
     return message
+
+
+def auth_hint(endpoint: HookEndpoint) -> str:
+    """What a 401 can mean: the endpoint cannot tell a wrong header name from a wrong value."""
+    return (
+        f"either the endpoint expects another header name than {endpoint.header} (the stack's "
+        f"OKTA_HOOK_AUTH_HEADER: pass it with --header), or the value in ${endpoint.secret_env} "
+        "does not match the hook secret the endpoint holds"
+    )
 
 
 def is_missing_route(response: httpx.Response, message: str) -> bool:

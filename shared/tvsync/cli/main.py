@@ -13,8 +13,11 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from botocore.exceptions import BotoCoreError
+
 import tvsync
 import tvsync.cli as commands_package
+from tvsync.cli.context import aws_problem
 from tvsync.cli.output import CliError
 
 DESCRIPTION = """\
@@ -52,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"tvsync: error: {exc}", file=sys.stderr)
         return 2
+    except BotoCoreError as exc:  # no region, no credentials, endpoint unreachable: say which
+        print(f"tvsync: error: {aws_problem(exc)}", file=sys.stderr)
+        return 1
     except Exception as exc:
         print(f"tvsync: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -4,6 +4,11 @@ The same run as the scheduled ``ReconcileFunction`` (``tvsync.services.reconcile
 a workstation: against a running ``tvsync serve``, a deployed stack (``--stack``) or the
 environment. Fixes go to the event queue and the worker applies them, exactly as for an
 Okta event; ``--dry-run`` only reports.
+
+The Lambda is patient with Okta and TeamViewer (minutes of retries, for rate limits and
+blips); an admin at a terminal is better served by an immediate "cannot reach Okta" when
+nothing answers at all, so the command first makes sure both services accept a connection.
+A run that stops early is reported as incomplete — its counts are partial, not a result.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
 
+import httpx
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -21,10 +28,12 @@ from tvsync.cli.context import add_stack_arguments, resolve
 from tvsync.cli.output import CliError, console, err_console
 from tvsync.core.drift import DriftCategory, DriftItem
 from tvsync.services.reconcile import Phase, ReconcileReport
-from tvsync.settings import ConfigurationError
+from tvsync.settings import ConfigurationError, ReconcileSettings
 from tvsync.wiring.reconcile import build_reconciler
 
 ORDER = 50
+#: Enough for any service that is up; far less than the Lambda's retries would wait.
+PREFLIGHT_TIMEOUT_SECONDS = 5.0
 
 DESCRIPTION = """\
 Compare every Okta user in scope with every TeamViewer company user, using the worker's
@@ -104,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError("--max-orphan-deactivations must be 0 or more")
         environ["MAX_ORPHAN_DEACTIVATIONS"] = str(args.max_orphan_deactivations)
     try:
+        settings = ReconcileSettings.from_env(environ)
         reconciler = build_reconciler(
             logger=_quiet_logger(),
             metrics=None,
@@ -113,14 +123,17 @@ def run(args: argparse.Namespace) -> int:
         )
     except ConfigurationError as exc:
         raise CliError(f"{exc} ({context.source}; see --stack / --local-state)") from None
+    _preflight({"Okta": settings.OKTA_ORG_URL, "TeamViewer": settings.TEAMVIEWER_API_URL})
     with _ProgressBars(enabled=not args.json) as bars:
         report = reconciler.run(
             dry_run=args.dry_run, deactivate_orphans=args.deactivate_orphans, progress=bars.update
         )
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
-    else:
+    elif report.complete:
         _print_report(report, show=max(0, args.show))
+    else:
+        _print_incomplete(report)
     # Plain prints: one line however narrow the terminal, as every tvsync error.
     if not report.complete:
         print(f"tvsync: error: reconcile did not finish: {report.error}", file=sys.stderr)
@@ -129,6 +142,46 @@ def run(args: argparse.Namespace) -> int:
         print(f"tvsync: error: {report.enqueue_failed} sync requests could not be queued", file=sys.stderr)
         return 1
     return 0
+
+
+def _preflight(services: Mapping[str, str]) -> None:
+    """Fail at once, with the address, when a service does not even accept a connection.
+
+    Any HTTP answer will do (authentication is the run's business): this only rules out
+    the case the run's retries would spend minutes on — nothing listening there at all.
+    """
+    with httpx.Client(timeout=PREFLIGHT_TIMEOUT_SECONDS, follow_redirects=False) as client:
+        for name, url in services.items():
+            try:
+                client.get(url)
+            except httpx.ConnectError as exc:
+                raise CliError(
+                    f"cannot reach {name} at {url}: {_connect_problem(exc)}; nothing was compared"
+                ) from None
+            except httpx.TimeoutException:
+                raise CliError(
+                    f"{name} at {url} did not answer within {PREFLIGHT_TIMEOUT_SECONDS:g} s; "
+                    "nothing was compared"
+                ) from None
+            except httpx.HTTPError:
+                continue  # it answered, if strangely: the run will say more
+
+
+def _connect_problem(exc: httpx.ConnectError) -> str:
+    text = str(exc)
+    if "refused" in text.lower():
+        return "connection refused (nothing listens there)"
+    return text or type(exc).__name__
+
+
+def _print_incomplete(report: ReconcileReport) -> None:
+    """What an unfinished run got through: progress, not drift figures anyone should act on."""
+    console.print(
+        f"Reconcile {report.run_id}: INCOMPLETE after {report.duration_seconds:.1f} s — read "
+        f"{report.okta_users:,} Okta users and {report.teamviewer_users:,} TeamViewer users before it "
+        f"stopped; {report.enqueued} sync requests queued. No drift counts: they would be partial.",
+        soft_wrap=True,
+    )
 
 
 def _quiet_logger() -> logging.Logger:

@@ -37,7 +37,7 @@ MEANING = {
     "no-change": "already in step (or not to be provisioned)",
     "dry-run": "a change was planned, not made (DRY_RUN=true)",
     "conflict": "the email belongs to a TeamViewer account outside the company",
-    "invalid": "TeamViewer refused the request as invalid",
+    "invalid": "Okta or TeamViewer refused a request, or the message was unreadable; not retried",
     "retrying": "failed for now; SQS redelivers it (DLQ after 10 tries)",
 }
 
@@ -83,7 +83,8 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     context = resolve(args)
-    store = SyncStateStore(context.client("dynamodb"), context.value("SYNC_STATE_TABLE_NAME"))
+    table = context.value("SYNC_STATE_TABLE_NAME")  # what is missing, before how to reach AWS
+    store = SyncStateStore(context.client("dynamodb"), table)
     if args.user:
         return _show_user(store, args.user.strip(), as_json=args.json)
     summary = summarize(store.scan(), limit=max(0, args.limit))

@@ -23,6 +23,7 @@ from rich.text import Text
 from tvsync.cli.hook_request import (
     HookEndpoint,
     add_endpoint_arguments,
+    auth_hint,
     endpoint_from_args,
     server_message,
     transport_problem,
@@ -106,13 +107,7 @@ def verify(  # noqa: PLR0911 - one return per verdict, in the order Okta would h
     ms = elapsed * 1000
     status = response.status_code
     if status == 401:
-        return Verification(
-            False,
-            f"refused the {endpoint.header} header: the value in ${endpoint.secret_env} does not match "
-            "the hook secret the endpoint holds",
-            status,
-            ms,
-        )
+        return Verification(False, f"refused the {endpoint.header} header: {auth_hint(endpoint)}", status, ms)
     if status != 200:
         return Verification(
             False, f"Okta needs HTTP 200, got {status}: {server_message(response, endpoint)}", status, ms

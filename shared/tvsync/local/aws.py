@@ -8,11 +8,13 @@ key, the maxReceiveCount) changes the local stack and the tests with it.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 
 from tvsync.local.template import Resolver, TemplateError, function_environment, parameter_defaults
 
@@ -30,6 +32,59 @@ QUEUE_ATTRIBUTES = (
 
 #: Secrets the functions read, and the plain value each one holds locally.
 SECRET_IDS = ("OktaHookSecret", "TeamViewerTokenSecret", "OktaApiTokenSecret")
+
+#: The region of embedded AWS. A local stack records the region it used in its state file,
+#: because queue URLs, ARNs and moto's per-region storage all depend on it.
+LOCAL_REGION = "us-east-1"
+#: Embedded AWS accepts any key; these say plainly that they are not real.
+LOCAL_ACCESS_KEY_ID = "local"
+LOCAL_SECRET_ACCESS_KEY = "local"  # noqa: S105 - a dummy credential for moto, not a secret
+
+
+def local_session(region: str = LOCAL_REGION) -> boto3.session.Session:
+    """A boto3 session for a local stack, whatever the admin's shell says about AWS.
+
+    Dummy keys, the stack's region, and no profile or config file: ``AWS_PROFILE`` naming
+    an SSO profile (or one missing from the config) would otherwise fail every call with
+    ``ProfileNotFound``, ``AWS_DEFAULT_REGION`` would look for the stack's queues in another
+    region, and the admin's real credentials would be sent to a local emulator.
+    """
+    core = botocore.session.Session(
+        session_vars={
+            "profile": (None, None, None, None),
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+        }
+    )
+    return boto3.session.Session(
+        aws_access_key_id=LOCAL_ACCESS_KEY_ID,
+        aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
+        region_name=region,
+        botocore_session=core,
+    )
+
+
+def local_environ(environ: Mapping[str, str], region: str = LOCAL_REGION) -> dict[str, str]:
+    """``environ`` with the shell's AWS configuration replaced by the local stack's.
+
+    For processes of a local stack (moto, the functions): every ``AWS_*`` variable goes —
+    profiles, real keys and session tokens, config and credentials files, per-service
+    endpoint overrides — and dummy keys and the stack's region take their place. That is
+    also the shape Lambda gives a function: credentials and region in the environment only.
+    """
+    clean = {name: value for name, value in environ.items() if not name.startswith("AWS_")}
+    clean.update(
+        {
+            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    return clean
 
 
 @dataclass

@@ -13,9 +13,15 @@
   polling batches of the template's ``BatchSize`` — what Lambda would run.
 
 Secrets go into the embedded Secrets Manager; the functions get their ARNs, exactly as in
-Lambda. Function output goes to ``.tvsync/logs/functions.jsonl`` (as to CloudWatch Logs);
-the console gets one readable line per delivery and per applied change through
-``StackObserver``, which reads the functions' structured log lines.
+Lambda. Function output goes to ``.tvsync/logs/functions.jsonl`` (as to CloudWatch Logs),
+one JSON line each, written as it happens; whatever a worker instance writes to stderr
+(warnings, a crash) goes to ``functions.stderr.log`` beside it, so the JSON log stays
+machine-readable. The console gets one readable line per delivery and per applied change
+through ``StackObserver``, which reads the functions' structured log lines.
+
+AWS as the functions see it is the stack's alone: dummy credentials, the stack's region and
+no profile (``tvsync.local.aws.local_environ``), whatever the admin's shell has configured
+— an ``AWS_PROFILE`` for their real account must neither break the stack nor reach it.
 """
 
 from __future__ import annotations
@@ -38,18 +44,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-import boto3
-
 from tvsync.emulators.http import RunningServer, serve
 from tvsync.emulators.okta import OktaEmulator
 from tvsync.emulators.teamviewer import TeamViewerEmulator
 from tvsync.local.api_gateway import ApiGatewayServer
-from tvsync.local.aws import LocalResources, provision
+from tvsync.local.aws import LOCAL_REGION, LocalResources, local_environ, local_session, provision
 from tvsync.local.functions import load_function
 from tvsync.local.template import load_template, resource
 from tvsync.observability import SERVICE
 
 LOG = logging.getLogger(__name__)
+#: The plan reason the worker logs when there is no TeamViewer account to act on.
+NO_ACCOUNT = "no-account"
+#: Where ``LocalStack`` writes the functions' output, relative to the working directory.
+LOG_DIR = Path(".tvsync/logs")
+FUNCTIONS_LOG = "functions.jsonl"
+FUNCTIONS_STDERR_LOG = "functions.stderr.log"
 
 
 @dataclass(frozen=True)
@@ -153,13 +163,18 @@ class StackObserver:
                 listeners = list(self.listeners)
             for listener in listeners:
                 listener(sync)
-            if self.print_line is not None and (sync.operations or sync.outcome != "no-change"):
-                who = f"{_clock()}  {sync.okta_user_id} {sync.email or ''}"
-                if sync.operations:
-                    target = f" -> {sync.teamviewer_id}" if sync.teamviewer_id else ""
-                    self.print_line(f"{who}: {', '.join(sync.operations)}{target}")
-                else:
-                    self.print_line(f"{who}: {sync.outcome} ({sync.reason})")
+            if self.print_line is None:
+                return
+            who = f"{_clock()}  {sync.okta_user_id} {sync.email or ''}"
+            if sync.operations:
+                target = f" -> {sync.teamviewer_id}" if sync.teamviewer_id else ""
+                self.print_line(f"{who}: {', '.join(sync.operations)}{target}")
+            elif sync.outcome != "no-change":
+                self.print_line(f"{who}: {sync.outcome} ({sync.reason})")
+            elif sync.email is None and sync.reason == NO_ACCOUNT:
+                # Okta does not know the user (deleted, or never in this org) and TeamViewer
+                # has no account: nothing to do — but say so, or a replay looks like a no-op.
+                self.print_line(f"{who.rstrip()}: not found in Okta, nothing to do")
         elif message.startswith("Sync failed"):
             with self._lock:
                 self.failures += 1
@@ -200,9 +215,21 @@ class _RoutedStdout(io.TextIOBase):
     """stdout that sends what functions print to their log, and everything else to the console."""
 
     def __init__(self, console: TextIO, log: IO[str]) -> None:
-        self.console = console
+        self._console = console
         self._log: IO[str] | None = log
+        self._stopped = False
         self._lock = threading.Lock()
+
+    @property
+    def console(self) -> TextIO:
+        """The console of the running stack; once it stopped, whatever stdout is now.
+
+        Loggers bound to this stream outlive the stack (a function's logger is created when
+        its module loads), and the stream that was stdout then may be closed since.
+        """
+        if self._stopped and sys.stdout is not self:
+            return sys.stdout
+        return self._console
 
     def write(self, text: str) -> int:
         if getattr(_THREAD, "in_function", False):
@@ -221,6 +248,7 @@ class _RoutedStdout(io.TextIOBase):
         """The stack stopped: loggers still holding this stream now write to the console."""
         with self._lock:
             self._log = None
+            self._stopped = True
 
     def isatty(self) -> bool:
         return self.console.isatty()
@@ -259,7 +287,7 @@ class LocalStack:
         teamviewer: TeamViewerEmulator | None = None,
         okta: OktaEmulator | None = None,
         observer: StackObserver | None = None,
-        log_dir: Path = Path(".tvsync/logs"),
+        log_dir: Path = LOG_DIR,
         worker_concurrency: int | None = None,
         stack_name: str | None = None,
     ) -> None:
@@ -282,7 +310,16 @@ class LocalStack:
         self._worker_ready = threading.Semaphore(0)
         self._log_lock = threading.Lock()
         self._log_file: IO[str] | None = None
+        self._stderr_file: IO[str] | None = None
+        self._clients: dict[str, Any] = {}
         self.aws_endpoint_url: str | None = settings.aws_endpoint_url
+        #: Embedded AWS always runs in LOCAL_REGION; an endpoint given from outside was
+        #: provisioned in the shell's region, if it names one.
+        self.region = (
+            LOCAL_REGION
+            if settings.aws_endpoint_url is None
+            else os.environ.get("AWS_DEFAULT_REGION", "").strip() or LOCAL_REGION
+        )
         self.resources: LocalResources | None = None
         self.functions: dict[str, dict[str, str]] = {}
         self.teamviewer_url = settings.teamviewer_api_url or ""
@@ -296,11 +333,14 @@ class LocalStack:
         self.close()
 
     def start(self) -> LocalStack:
+        self._claim_port()
         # Metrics are off locally (no CloudWatch to read them); say nothing about it per request.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         # The functions run in this process with their environment applied, as Lambda sets it;
-        # put the caller's environment back on close.
+        # put the caller's environment back on close. From here on, AWS means this stack.
         self._saved_environ = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(local_environ(self._saved_environ, self.region))
         try:
             self._start_aws()
             self._start_emulators()
@@ -312,16 +352,7 @@ class LocalStack:
         return self
 
     def close(self) -> None:
-        for process in self._workers:
-            if process.stdin is not None and not process.stdin.closed:
-                process.stdin.close()  # the instance finishes its batch and exits
-        for process in self._workers:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for reader in self._readers:
-            reader.join(timeout=5)
+        self._stop_workers()
         if self._gateway is not None:
             self._gateway.close()
         for server in self._servers:
@@ -341,9 +372,31 @@ class LocalStack:
             os.environ.clear()
             os.environ.update(self._saved_environ)
             self._saved_environ = None
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        for log in (self._log_file, self._stderr_file):
+            if log is not None:
+                log.close()
+        self._log_file = self._stderr_file = None
+        self._clients.clear()
+
+    def _claim_port(self) -> None:
+        """Fail at once, before anything starts, when the hook endpoint's port is taken."""
+        if self.settings.port == 0:
+            return
+        with socket.socket() as probe:  # the address family and options of the HTTP server
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((self.settings.host, self.settings.port))
+
+    def _stop_workers(self) -> None:
+        for process in self._workers:
+            if process.stdin is not None and not process.stdin.closed:
+                process.stdin.close()  # the instance finishes its batch and exits
+        for process in self._workers:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for reader in self._readers:
+            reader.join(timeout=5)
 
     # ------------------------------------------------------------------ queries
     @property
@@ -359,8 +412,21 @@ class LocalStack:
     def dlq_url(self) -> str:
         return self._resources().refs["EventDeadLetterQueue"]
 
+    @property
+    def log_path(self) -> Path:
+        return self._log_dir / FUNCTIONS_LOG
+
+    @property
+    def stderr_log_path(self) -> Path:
+        return self._log_dir / FUNCTIONS_STDERR_LOG
+
     def client(self, service: str) -> Any:
-        return boto3.session.Session().client(service, endpoint_url=self.aws_endpoint_url)  # type: ignore[call-overload]
+        """A client of the stack's AWS (cached: ``wait_idle`` asks many times a second)."""
+        if service not in self._clients:
+            self._clients[service] = local_session(self.region).client(  # type: ignore[call-overload]
+                service, endpoint_url=self.aws_endpoint_url
+            )
+        return self._clients[service]
 
     def queue_depth(self, url: str | None = None) -> tuple[int, int]:
         """(visible, in flight) messages of a queue (the event queue by default)."""
@@ -396,21 +462,15 @@ class LocalStack:
         # A separate process: moto does real work per call, and on its own interpreter it
         # runs beside the functions instead of competing with them for one GIL.
         port = _free_port()
+        # moto resolves profiles too: an AWS_PROFILE missing from the config would fail
+        # every call with a 500, and real keys have no business in an emulator.
         self._moto = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            env=local_environ(os.environ, self.region),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         self.aws_endpoint_url = f"http://127.0.0.1:{port}"
-        # Embedded AWS accepts any credentials; never let a real profile be used against it.
-        for name, value in (
-            ("AWS_ACCESS_KEY_ID", "local"),
-            ("AWS_SECRET_ACCESS_KEY", "local"),
-            ("AWS_DEFAULT_REGION", "us-east-1"),
-        ):
-            os.environ[name] = value
-        os.environ.pop("AWS_PROFILE", None)
-        os.environ.pop("AWS_SESSION_TOKEN", None)
         _wait_for_port(port, self._moto, timeout=30)
 
     def _start_emulators(self) -> None:
@@ -437,9 +497,8 @@ class LocalStack:
 
     def _provision(self) -> None:
         tv_token, okta_token = self._tokens()
-        session = boto3.session.Session(region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
         self.resources = provision(
-            session,
+            local_session(self.region),
             self.template,
             stack_name=self._stack_name,
             endpoint_url=self.aws_endpoint_url,
@@ -502,17 +561,21 @@ class LocalStack:
                 "queue_url": self.queue_url,
                 "queue_arn": str(resolver.resolve(mapping["Queue"])),
                 "batch_size": int(resolver.resolve(mapping.get("BatchSize", 10))),
-                "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                "region": self.region,
             }
         )
-        env = {**os.environ, **self.functions["WorkerFunction"], "PYTHONUNBUFFERED": "1"}
+        env = {
+            **local_environ(os.environ, self.region),
+            **self.functions["WorkerFunction"],
+            "PYTHONUNBUFFERED": "1",
+        }
         for index in range(concurrency):
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "tvsync.local.worker_process", settings],
                 env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=self._log_file,
+                stderr=self._stderr_file,
                 text=True,
             )
             self._workers.append(process)
@@ -523,9 +586,7 @@ class LocalStack:
             self._readers.append(reader)
         for process in self._workers:
             if not self._worker_ready.acquire(timeout=60) or process.poll() is not None:
-                raise RuntimeError(
-                    "a WorkerFunction instance failed to start; see .tvsync/logs/functions.jsonl"
-                )
+                raise RuntimeError(f"a WorkerFunction instance failed to start; see {self.stderr_log_path}")
 
     def _read_worker(self, process: subprocess.Popen[str]) -> None:
         """The worker's stdout is its CloudWatch log stream: keep it, and watch it."""
@@ -552,7 +613,10 @@ class LocalStack:
         Must run before the functions load: their loggers bind to ``sys.stdout`` then.
         """
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        self._log_file = (self._log_dir / "functions.jsonl").open("a", encoding="utf-8")
+        # Line-buffered: `tail -f` sees each line as it is written, and a killed stack
+        # loses none of the lines that led up to it.
+        self._log_file = self.log_path.open("a", encoding="utf-8", buffering=1)
+        self._stderr_file = self.stderr_log_path.open("a", encoding="utf-8", buffering=1)
         if not isinstance(sys.stdout, _RoutedStdout):
             self._stdout = _RoutedStdout(sys.stdout, self._log_file)
             sys.stdout = self._stdout

@@ -3,7 +3,7 @@
 Lambda runs each concurrent instance in its own sandbox; the local stack does the same with
 processes, which also lets instances use every core instead of sharing one interpreter.
 The process prints the function's JSON logs on stdout — the parent reads them as CloudWatch
-Logs would — and stops after its current batch when stdin closes or on SIGTERM.
+Logs would — and stops after its current batch when stdin closes or on SIGTERM, SIGINT or SIGHUP.
 
 Usage (by ``LocalStack``): ``python -m tvsync.local.worker_process '<json settings>'`` with
 the function's environment already in the process environment.
@@ -17,8 +17,7 @@ import signal
 import sys
 import threading
 
-import boto3
-
+from tvsync.local.aws import local_session
 from tvsync.local.event_source import SqsEventSource
 from tvsync.local.functions import load_function
 from tvsync.local.template import load_template
@@ -29,6 +28,8 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if hasattr(signal, "SIGHUP"):  # the terminal of `tvsync serve` was closed: finish the batch
+        signal.signal(signal.SIGHUP, lambda *_: stop.set())
 
     def stop_when_parent_goes() -> None:
         sys.stdin.read()  # returns at EOF: the parent closed our stdin or died
@@ -36,7 +37,7 @@ def main(argv: list[str]) -> int:
 
     threading.Thread(target=stop_when_parent_goes, daemon=True).start()
     function = load_function(load_template(), "WorkerFunction", dict(os.environ))
-    sqs = boto3.session.Session().client("sqs", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    sqs = local_session(settings["region"]).client("sqs", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
     source = SqsEventSource(
         sqs=sqs,
         queue_url=settings["queue_url"],

@@ -1,0 +1,167 @@
+"""How commands find their stack: a local stack whatever the shell's AWS settings, and one clear
+error — never a botocore exception — when there is no stack, or only the remains of one."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Aws
+from tvsync.cli.context import NO_STACK, StackContext, read_local_state, write_local_state
+from tvsync.cli.main import main
+from tvsync.cli.output import console
+
+STACK_VARIABLES = (
+    "EVENT_QUEUE_URL",
+    "IDEMPOTENCY_TABLE_NAME",
+    "SYNC_STATE_TABLE_NAME",
+    "TEAMVIEWER_TOKEN_SECRET_ARN",
+    "TEAMVIEWER_API_URL",
+    "OKTA_API_TOKEN_SECRET_ARN",
+    "OKTA_ORG_URL",
+    "OKTA_APP_ID",
+    "OKTA_HOOK_SECRET_ARN",
+    "EVENT_DLQ_URL",
+    "AWS_ENDPOINT_URL",
+)
+COMMANDS = (["status"], ["dlq", "list"], ["dlq", "redrive"], ["check"], ["reconcile", "--dry-run"])
+
+
+@pytest.fixture
+def no_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory without a state file, a shell without the functions' variables or a region."""
+    monkeypatch.chdir(tmp_path)
+    for name in (*STACK_VARIABLES, "AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def local_state(aws: Aws, tmp_path: Path) -> Path:
+    """The state file `tvsync serve` would write for the embedded AWS of the ``aws`` fixture."""
+    path = tmp_path / "local-stack.json"
+    functions = {fid: aws.env(fid) for fid in ("IngestFunction", "WorkerFunction", "ReconcileFunction")}
+    write_local_state(path, StackContext(source="serve", functions=functions, region="us-east-1", local=True))
+    return path
+
+
+def shell_with_another_aws_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin's shell: SSO profile (absent from this config), another region, real keys."""
+    config = tmp_path / "aws-config"
+    config.write_text("[profile other]\nregion = eu-west-1\n", encoding="utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "corp-sso")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALACCOUNTKEY00")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "the-admins-real-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "the-admins-real-session")
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_without_a_stack_every_command_says_how_to_get_one(
+    no_stack: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(command) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"tvsync: error: {NO_STACK}\n"
+
+
+def test_a_named_state_file_that_does_not_exist_is_reported_not_replaced_by_the_environment(
+    aws: Aws, no_stack: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("SYNC_STATE_TABLE_NAME", aws.env("WorkerFunction")["SYNC_STATE_TABLE_NAME"])
+    assert main(["status", "--local-state", str(no_stack / "missing.json")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"tvsync: error: no local stack state at {no_stack / 'missing.json'}")
+    assert captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_a_state_file_left_by_a_dead_serve_is_reported_not_used(
+    no_stack: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = no_stack / ".tvsync" / "local-stack.json"
+    functions = {"WorkerFunction": {"EVENT_QUEUE_URL": "http://127.0.0.1/q", "SYNC_STATE_TABLE_NAME": "t"}}
+    aws_url = f"http://127.0.0.1:{closed_port()}"
+    pid = dead_pid()
+    write_local_state(
+        state, StackContext(source="serve", functions=functions, aws_endpoint_url=aws_url, pid=pid)
+    )
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"tvsync: error: no local stack is running: {Path('.tvsync/local-stack.json')} is left over from "
+        f"a `tvsync serve` that is no longer running (pid {pid}); start one with `tvsync serve`"
+    )
+    assert err.count("\n") == 1
+
+
+def test_a_state_file_whose_stack_no_longer_answers_is_reported(
+    no_stack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A live pid is not enough: the number may belong to another program by now."""
+    state = no_stack / "local-stack.json"
+    aws_url = f"http://127.0.0.1:{closed_port()}"
+    functions = {"WorkerFunction": {"SYNC_STATE_TABLE_NAME": "t"}}
+    # pid 1 always exists (init)
+    write_local_state(
+        state, StackContext(source="serve", functions=functions, aws_endpoint_url=aws_url, pid=1)
+    )
+    assert main(["status", "--local-state", str(state)]) == 2
+    assert f"no longer answers at {aws_url}" in capsys.readouterr().err
+
+
+def test_the_shells_region_profile_and_keys_do_not_apply_to_a_local_stack(
+    local_state: Path,
+    aws: Aws,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(console, "width", 200)
+    shell_with_another_aws_account(tmp_path, monkeypatch)
+    assert main(["status", "--json", "--local-state", str(local_state)]) == 0
+    assert '"total": 0' in capsys.readouterr().out
+    assert main(["dlq", "list", "--local-state", str(local_state)]) == 0
+    assert "The DLQ is empty" in capsys.readouterr().out
+
+
+def test_the_shells_real_credentials_are_never_sent_to_a_local_stack(
+    local_state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shell_with_another_aws_account(tmp_path, monkeypatch)
+    session = read_local_state(local_state).session()
+    credentials = session.get_credentials()
+    assert credentials is not None
+    frozen = credentials.get_frozen_credentials()
+    assert (frozen.access_key, frozen.token) == ("local", None)
+    assert session.region_name == "us-east-1"
+
+
+def test_a_missing_region_for_a_deployed_stack_is_one_line(
+    no_stack: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SYNC_STATE_TABLE_NAME", "some-table")  # a stack from the environment
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tvsync: error: no AWS region configured: set AWS_DEFAULT_REGION")
+    assert err.count("\n") == 1
