@@ -11,23 +11,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Aws
-from tvsync.cli.context import NO_STACK, StackContext, read_local_state, write_local_state
+from tvsync.cli.context import (
+    ENVIRONMENT_VARIABLES,
+    NO_STACK,
+    StackContext,
+    read_local_state,
+    write_local_state,
+)
 from tvsync.cli.main import main
 from tvsync.cli.output import console
 
-STACK_VARIABLES = (
-    "EVENT_QUEUE_URL",
-    "IDEMPOTENCY_TABLE_NAME",
-    "SYNC_STATE_TABLE_NAME",
-    "TEAMVIEWER_TOKEN_SECRET_ARN",
-    "TEAMVIEWER_API_URL",
-    "OKTA_API_TOKEN_SECRET_ARN",
-    "OKTA_ORG_URL",
-    "OKTA_APP_ID",
-    "OKTA_HOOK_SECRET_ARN",
-    "EVENT_DLQ_URL",
-    "AWS_ENDPOINT_URL",
-)
 COMMANDS = (["status"], ["dlq", "list"], ["dlq", "redrive"], ["check"], ["reconcile", "--dry-run"])
 
 
@@ -35,7 +28,7 @@ COMMANDS = (["status"], ["dlq", "list"], ["dlq", "redrive"], ["check"], ["reconc
 def no_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A directory without a state file, a shell without the functions' variables or a region."""
     monkeypatch.chdir(tmp_path)
-    for name in (*STACK_VARIABLES, "AWS_DEFAULT_REGION", "AWS_REGION"):
+    for name in (*ENVIRONMENT_VARIABLES, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 

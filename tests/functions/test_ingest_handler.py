@@ -411,8 +411,7 @@ def test_a_hanging_sqs_is_a_503_before_the_function_times_out(
                 kwargs["endpoint_url"] = hanging_endpoint
             return super().client(service_name, **kwargs)
 
-    monkeypatch.setattr("tvsync.wiring.ingest.boto3.session.Session", SqsHangs)
-    api = build_ingest_api(logger=Logger(), metrics=Metrics(), environ=aws.env("IngestFunction"))
+    api = _api(aws, SqsHangs(region_name="us-east-1"), monkeypatch)
     events = [okta_event(n) for n in range(25)]
     started = time.monotonic()
     request = apigw_event("POST", headers=AUTH, body=delivery_body(*events))

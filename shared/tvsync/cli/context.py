@@ -42,6 +42,21 @@ NO_STACK = (
     "no local stack is running: start one with `tvsync serve`, name a deployed stack with "
     "--stack NAME, or set the functions' variables (EVENT_QUEUE_URL, ...)"
 )
+#: The functions' variables a command reads from the process environment when no stack is named.
+ENVIRONMENT_VARIABLES = (
+    "EVENT_QUEUE_URL",
+    "IDEMPOTENCY_TABLE_NAME",
+    "SYNC_STATE_TABLE_NAME",
+    "TEAMVIEWER_TOKEN_SECRET_ARN",
+    "TEAMVIEWER_API_URL",
+    "OKTA_API_TOKEN_SECRET_ARN",
+    "OKTA_ORG_URL",
+    "OKTA_APP_ID",
+    "OKTA_HOOK_SECRET_ARN",
+    "TEAMVIEWER_SSO_CUSTOMER_ID",
+    "EVENT_DLQ_URL",
+)
+
 #: How long a local stack's port may take to accept a connection before it counts as gone.
 _PROBE_TIMEOUT_SECONDS = 0.5
 
@@ -209,20 +224,7 @@ def _answers(url: str) -> bool:
 
 
 def _from_environment() -> StackContext:
-    names = (
-        "EVENT_QUEUE_URL",
-        "IDEMPOTENCY_TABLE_NAME",
-        "SYNC_STATE_TABLE_NAME",
-        "TEAMVIEWER_TOKEN_SECRET_ARN",
-        "TEAMVIEWER_API_URL",
-        "OKTA_API_TOKEN_SECRET_ARN",
-        "OKTA_ORG_URL",
-        "OKTA_APP_ID",
-        "OKTA_HOOK_SECRET_ARN",
-        "TEAMVIEWER_SSO_CUSTOMER_ID",
-        "EVENT_DLQ_URL",
-    )
-    env = {name: os.environ[name] for name in names if os.environ.get(name)}
+    env = {name: os.environ[name] for name in ENVIRONMENT_VARIABLES if os.environ.get(name)}
     return StackContext(
         source="environment variables",
         functions={"WorkerFunction": env, "IngestFunction": env, "ReconcileFunction": env},
