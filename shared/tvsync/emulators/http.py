@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -177,13 +178,28 @@ def _from_httpx(request: httpx.Request) -> EmulatorRequest:
     )
 
 
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server for which a client that hangs up is not an error.
+
+    A caller that stops waiting (its own timeout, Ctrl-C) closes the connection before the
+    answer is written, and the write fails. ``socketserver`` prints a traceback to stderr
+    for that: noise on the console of ``tvsync serve``, about nothing that went wrong here.
+    """
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class RunningServer:
     """A real HTTP server for an app on 127.0.0.1, in a background thread."""
 
     def __init__(self, app: EmulatorApp, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
-        self._server = ThreadingHTTPServer((host, port), _handler_class(app))
-        self._server.daemon_threads = True
+        self._server = LoopbackHTTPServer((host, port), _handler_class(app))
         self._thread = threading.Thread(target=self._serve, name=f"{app.service}-http", daemon=True)
 
     @property

@@ -15,9 +15,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tvsync.emulators.http import LoopbackHTTPServer
 
 ProxyHandler = Callable[[dict[str, Any]], Mapping[str, Any]]
 
@@ -93,8 +95,7 @@ class ApiGatewayServer:
     ) -> None:
         self._routes = {(method.upper(), path): handler for (method, path), handler in routes.items()}
         self._on_request = on_request
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = LoopbackHTTPServer((host, port), self._handler_class())
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
         )
