@@ -5,21 +5,31 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SRC := shared/tvsync functions tests bench
+# Exact versions and sha256 hashes; `make lock` refreshes both from pyproject.toml.
+# The layer lock is what Lambda runs (python3.13, arm64); the dev lock pins the same runtime
+# versions plus the tools, for every Python >= 3.11 on any platform.
+LAYER_LOCK := shared/requirements.lock.txt
+DEV_LOCK := requirements-dev.lock.txt
+# The resolver `make lock` uses (from PyPI, into a throwaway venv); bump it deliberately.
+UV_VERSION := 0.13.9
 
-.PHONY: help venv test lint typecheck cfn-lint pytest bench demo build clean
+.PHONY: help venv test lint typecheck cfn-lint pytest bench demo build lock clean
 
 help:
 	@echo "make demo   - run the whole pipeline locally on embedded AWS and emulators"
 	@echo "make test   - lint, type-check, cfn-lint and run the test suite"
 	@echo "make lint   - ruff + mypy + cfn-lint only"
 	@echo "make bench  - benchmarks (results appended to docs/benchmarks.md)"
-	@echo "make build  - sam build (needs the AWS SAM CLI)"
+	@echo "make build  - sam build (needs the AWS SAM CLI); the layer is built from $(LAYER_LOCK)"
+	@echo "make lock   - re-resolve $(LAYER_LOCK) and $(DEV_LOCK) (needs PyPI)"
 
-# The venv is (re)built when pyproject.toml changes; a fresh clone needs nothing else.
-$(STAMP): pyproject.toml
+# The venv is (re)built when pyproject.toml or the dev lock changes; a fresh clone needs only
+# Python and pip. Everything comes from the lock, hash-checked - pip, and the setuptools that
+# builds the editable project too (hence no build isolation, which would fetch it unpinned).
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -41,6 +51,7 @@ bench: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tvsync demo
 
+# SharedLayer builds through shared/Makefile (exactly $(LAYER_LOCK), arm64 cp313 wheels).
 build:
 	@if command -v sam >/dev/null 2>&1; then \
 		sam build; \
@@ -49,6 +60,26 @@ build:
 		echo "Everything else (make test, make demo) works without it."; \
 		exit 1; \
 	fi
+
+# `make lock` re-resolves after pyproject.toml changed, keeping every pin that still fits;
+# `make lock UPGRADE=1` moves everything to the newest versions allowed.
+# 1. the layer: shared/requirements.txt resolved for Lambda (CPython 3.13, manylinux2014
+#    aarch64), wheels only; 2. the dev environment: the dev extra plus pip and the build
+#    backend, for every Python >= 3.11 on any platform, with the layer lock as constraints
+#    so tests run the versions Lambda runs. uv lives in a throwaway venv: `make test` never
+#    needs it. tests/test_packaging.py checks the result against pyproject.toml.
+lock:
+	@set -euo pipefail; tools=$$(mktemp -d); trap 'rm -rf "$$tools"' EXIT; \
+	$(PYTHON) -m venv "$$tools"; \
+	"$$tools/bin/python" -m pip install --quiet "uv==$(UV_VERSION)"; \
+	export UV_CUSTOM_COMPILE_COMMAND="make lock"; \
+	"$$tools/bin/uv" pip compile --quiet $(if $(UPGRADE),--upgrade) --generate-hashes --only-binary :all: \
+		--python-platform aarch64-manylinux2014 --python-version 3.13 \
+		shared/requirements.txt -o $(LAYER_LOCK); \
+	$(PYTHON) -c "import tomllib; print('pip', *tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" | \
+	"$$tools/bin/uv" pip compile --quiet $(if $(UPGRADE),--upgrade) --generate-hashes --universal --python-version 3.11 \
+		--extra dev -c $(LAYER_LOCK) pyproject.toml - -o $(DEV_LOCK)
+	@echo "$(LAYER_LOCK) and $(DEV_LOCK) are up to date; review the diff, then make test"
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,9 @@ and every EMF blob they print is collected with its namespace and dimensions. Th
 - every observed metric (and dimension set) appears on the dashboard;
 - every metric name the source passes to ``add_metric``/``single_metric`` was observed, so
   a metric added later cannot slip past the scenarios (and so past the dashboard).
+
+The hook auth alarms are also evaluated the way CloudWatch evaluates them, on what the real
+ingest handler emits for stray requests and for an Okta whose secret is wrong.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import ast
 import contextlib
 import io
 import json
+import operator
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,11 @@ from tvsync.local.template import Resolver, parameter_defaults
 
 Dimensions = frozenset[tuple[str, str]]
 Emitted = dict[str, set[Dimensions]]  # metric name -> the dimension sets it was emitted with
+
+#: Someone on the internet trying the public hook URL: no Okta User-Agent, a guessed secret.
+STRAY_PROBE = apigw_event(
+    "POST", headers={"Authorization": "Bearer guess", "User-Agent": "curl/8.5.0"}, body="{}"
+)
 
 
 # ---------------------------------------------------------------------------- observation
@@ -75,8 +84,10 @@ def emitted(template: dict[str, Any]) -> Emitted:
 
 def _ingest_scenarios(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     ingest = load_function("ingest", aws.env("IngestFunction"), monkeypatch)
-    for path in sorted((ROOT / "events").glob("apigw-*.json")):  # deliveries, verification, bad auth
+    # Deliveries, verification, and Okta with a wrong secret (AuthFailures, caller okta).
+    for path in sorted((ROOT / "events").glob("apigw-*.json")):
         ingest.lambda_handler(json.loads(path.read_text()), FakeLambdaContext())
+    assert ingest.lambda_handler(STRAY_PROBE, FakeLambdaContext())["statusCode"] == 401  # caller other
     headers = {"Authorization": HOOK_SECRET, "Content-Type": "application/json"}
     assert (
         ingest.lambda_handler(apigw_event("POST", headers=headers, body="{not json"), FakeLambdaContext())[
@@ -401,3 +412,100 @@ def _metric_names_in_source(package: Path) -> set[str]:
     from tvsync.services.worker import OPERATION_METRICS
 
     return names | set(OPERATION_METRICS.values())
+
+
+# ---------------------------------------------------------------------------- alarm evaluation
+
+#: What one period of an alarm holds: (metric name, dimensions, value) per datapoint.
+Period = list[tuple[str, Dimensions, float]]
+
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "GreaterThanOrEqualToThreshold": operator.ge,
+    "GreaterThanThreshold": operator.gt,
+}
+STATISTICS: dict[str, Callable[[list[float]], float]] = {"Sum": sum, "Maximum": max}
+
+
+def alarm_state(template: Mapping[str, Any], alarm_id: str, periods: list[Period]) -> str:
+    """``ALARM`` or ``OK``: what CloudWatch decides after these consecutive periods of data.
+
+    Each period's datapoints of the watched metric and dimensions are reduced by the alarm's
+    statistic; a period without any is missing data, which every alarm here treats as not
+    breaching; the alarm fires when ``DatapointsToAlarm`` of the last ``EvaluationPeriods``
+    periods breach.
+    """
+    alarm = _alarms(template)[alarm_id]
+    assert alarm["TreatMissingData"] == "notBreaching"
+    watched = frozenset((d["Name"], d["Value"]) for d in alarm["Dimensions"])
+    threshold = float(_resolver(template).resolve(alarm["Threshold"]))
+    compare = COMPARISONS[alarm["ComparisonOperator"]]
+    statistic = STATISTICS[alarm["Statistic"]]
+    evaluation_periods = int(alarm["EvaluationPeriods"])
+    breaching = 0
+    for period in periods[-evaluation_periods:]:
+        values = [v for name, dims, v in period if name == alarm["MetricName"] and dims == watched]
+        if values and compare(float(statistic(values)), threshold):
+            breaching += 1
+    return "ALARM" if breaching >= int(alarm.get("DatapointsToAlarm", evaluation_periods)) else "OK"
+
+
+def _emitted_by(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *events: dict[str, Any]
+) -> Period:
+    """The metric data the real ingest handler emits for these requests."""
+    ingest = load_function("ingest", aws.env("IngestFunction"), monkeypatch)
+    capsys.readouterr()
+    for event in events:
+        assert ingest.lambda_handler(event, FakeLambdaContext())["statusCode"] == 401
+    out = capsys.readouterr().out
+    return [(name, dims, 1.0) for _, name, dims in emf_entries(out)]
+
+
+def _custom_alarms(template: Mapping[str, Any]) -> list[str]:
+    namespace = _globals_env(template)["POWERTOOLS_METRICS_NAMESPACE"]
+    return sorted(rid for rid, a in _alarms(template).items() if a.get("Namespace") == namespace)
+
+
+def test_two_stray_requests_page_nobody(
+    template: dict[str, Any], aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_header = apigw_event("GET", headers={"User-Agent": "Mozilla/5.0 (scanner)"})
+    period = _emitted_by(aws, monkeypatch, capsys, STRAY_PROBE, no_header)
+    assert [name for name, _, _ in period] == ["AuthFailures", "AuthFailures"], "both were counted"
+    assert {
+        alarm: alarm_state(template, alarm, [period]) for alarm in _custom_alarms(template)
+    } == dict.fromkeys(_custom_alarms(template), "OK")
+
+
+def test_a_wrong_okta_secret_alarms_at_the_first_refused_delivery(
+    template: dict[str, Any], aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Okta's own delivery with a secret that does not match: it will not be retried.
+    delivery = json.loads((ROOT / "events" / "apigw-bad-auth.json").read_text())
+    period = _emitted_by(aws, monkeypatch, capsys, delivery)
+    assert alarm_state(template, "HookAuthFailuresAlarm", [period]) == "ALARM"
+    assert alarm_state(template, "HookStrayRequestsAlarm", [period]) == "OK"
+    verification = apigw_event(
+        "GET",
+        headers={
+            "User-Agent": "Okta-Integrations",
+            "Authorization": "old",
+            "X-Okta-Verification-Challenge": "x",
+        },
+    )
+    assert alarm_state(
+        template, "HookAuthFailuresAlarm", [_emitted_by(aws, monkeypatch, capsys, verification)]
+    ) == ("ALARM"), "Okta's verification request counts as Okta too"
+
+
+def test_strangers_alarm_only_at_a_sustained_rate(
+    template: dict[str, Any], aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [refused] = _emitted_by(aws, monkeypatch, capsys, STRAY_PROBE)
+    alarm = _alarms(template)["HookStrayRequestsAlarm"]
+    per_period = int(alarm["Threshold"])
+    flood = [[refused] * per_period] * 3
+    assert alarm_state(template, "HookStrayRequestsAlarm", flood) == "ALARM"
+    assert alarm_state(template, "HookStrayRequestsAlarm", [[refused] * (per_period - 1)] * 3) == "OK"
+    assert alarm_state(template, "HookStrayRequestsAlarm", [*flood[:2], []]) == "OK", "a burst that stopped"
+    assert alarm_state(template, "HookAuthFailuresAlarm", flood) == "OK", "strangers never look like Okta"

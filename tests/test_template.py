@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -302,3 +303,131 @@ def _function_for_route(template: dict[str, Any], path: str, method: str) -> str
 
 def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
+
+
+# ---------------------------------------------------------------------------- hook access log
+
+#: Who called, what they asked for, what they got and where it failed: what the runbook queries.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "integrationStatus": "$context.integrationStatus",
+    "integrationLatency": "$context.integrationLatency",
+    "errorMessage": "$context.error.message",
+}
+
+
+def condition_holds(template: dict[str, Any], name: str, parameters: dict[str, str]) -> bool:
+    """Evaluate one of the template's Conditions (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition)."""
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Ref"}:
+            return parameters.get(node["Ref"], template["Parameters"][node["Ref"]].get("Default"))
+        return node
+
+    def holds(node: Any) -> bool:
+        [(function, argument)] = node.items()
+        if function == "Condition":
+            return holds(template["Conditions"][argument])
+        if function == "Fn::Equals":
+            return bool(value(argument[0]) == value(argument[1]))
+        if function == "Fn::Not":
+            return not holds(argument[0])
+        if function == "Fn::And":
+            return all(holds(a) for a in argument)
+        if function == "Fn::Or":
+            return any(holds(a) for a in argument)
+        raise AssertionError(f"unsupported condition function {function}")
+
+    return holds(template["Conditions"][name])
+
+
+def _access_log_setting(template: dict[str, Any]) -> dict[str, Any]:
+    setting = template["Resources"]["OktaHookApi"]["Properties"]["AccessLogSetting"]
+    condition, enabled, disabled = setting["Fn::If"]
+    assert condition == "HookAccessLogIsEnabled" and disabled == {"Ref": "AWS::NoValue"}
+    return dict(enabled)
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids a template fragment names through Ref or Fn::GetAtt."""
+    if isinstance(node, dict):
+        found = {node["Ref"]} if isinstance(node.get("Ref"), str) else set()
+        if "Fn::GetAtt" in node:
+            target = node["Fn::GetAtt"]
+            found.add(target[0] if isinstance(target, list) else target.split(".")[0])
+        return found.union(*(_references(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_references(v) for v in node))
+    return set()
+
+
+def test_the_hook_access_log_is_json_of_context_variables_only(template: dict[str, Any]) -> None:
+    fields = json.loads(_access_log_setting(template)["Format"])
+    assert ACCESS_LOG_FIELDS.items() <= fields.items()
+    # Access logs take $context variables only; none of them carries a header value or the
+    # body, so the hook secret and Okta's payload cannot reach the log.
+    assert all(isinstance(v, str) and re.fullmatch(r"\$context\.[A-Za-z.]+", v) for v in fields.values())
+
+
+def test_the_hook_access_log_group_keeps_logs_as_long_as_the_functions(template: dict[str, Any]) -> None:
+    group = template["Resources"]["HookAccessLogGroup"]
+    assert group["Condition"] == "HookAccessLogIsEnabled"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert group["DeletionPolicy"] == "Delete"
+    destination = _access_log_setting(template)["DestinationArn"]
+    assert _references(destination) >= {"HookAccessLogGroup"}
+
+
+@pytest.mark.parametrize(
+    ("choice", "logs", "sets_account_role"),
+    [("existing-role", True, False), ("create-role", True, True), ("disabled", False, False)],
+)
+def test_the_account_wide_logging_role_is_set_only_when_asked(
+    template: dict[str, Any], choice: str, logs: bool, sets_account_role: bool
+) -> None:
+    parameter = template["Parameters"]["HookAccessLogging"]
+    assert parameter["Default"] == "existing-role", "never replace an account setting unless asked"
+    assert choice in parameter["AllowedValues"]
+    chosen = {"HookAccessLogging": choice}
+    assert condition_holds(template, "HookAccessLogIsEnabled", chosen) is logs
+    assert condition_holds(template, "CreatesApiGatewayLogRole", chosen) is sets_account_role
+    resources = template["Resources"]
+    account = resources["ApiGatewayAccountLogRole"]
+    assert account["Type"] == "AWS::ApiGateway::Account"
+    assert account["Properties"]["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]}
+    for logical_id in ("ApiGatewayAccountLogRole", "ApiGatewayLogsRole"):
+        assert resources[logical_id]["Condition"] == "CreatesApiGatewayLogRole"
+        # Other APIs of the region log through this role once it is set: deleting the stack
+        # must not leave the setting pointing at a deleted role.
+        assert resources[logical_id]["DeletionPolicy"] == "Retain"
+        assert resources[logical_id]["UpdateReplacePolicy"] == "Retain"
+    role = resources["ApiGatewayLogsRole"]["Properties"]
+    [statement] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert role["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}
+    ]
+
+
+def test_the_stage_logs_only_after_the_account_role_is_set(template: dict[str, Any]) -> None:
+    # API Gateway refuses a stage with an access log while the region has no logging role;
+    # when this stack sets that role, the stage must wait for it.
+    resources = transformed(template, HookAccessLogging="create-role")["Resources"]
+    [stage] = _of_type(resources, "AWS::ApiGateway::Stage").values()
+    setting = stage["Properties"]["AccessLogSetting"]
+    condition, enabled, _ = setting["Fn::If"]
+    assert condition == "HookAccessLogIsEnabled"
+    creates, with_dependency, without = enabled["DestinationArn"]["Fn::If"]
+    assert creates == "CreatesApiGatewayLogRole"
+    assert _references(with_dependency) == {"HookAccessLogGroup", "ApiGatewayAccountLogRole"}
+    assert with_dependency["Fn::Select"][0] == 0, "the value is still the log group's ARN"
+    assert _references(without) == {"HookAccessLogGroup"}, "no reference to a resource that may not exist"
+    json.loads(setting["Fn::If"][1]["Format"])

@@ -5,7 +5,9 @@ One ``serve`` per state file: other commands find the stack through that file, s
 hook secret, then delete the file on exit, stranding the first). A file left behind by a
 ``serve`` that died is simply replaced, and on exit a ``serve`` removes the file only if it
 still describes this process. Ctrl-C, SIGTERM and SIGHUP (the terminal was closed) all stop
-the stack the same clean way.
+the stack the same clean way. SIGKILL allows no clean-up here, yet the stack's processes
+(embedded AWS, worker instances) still end with this one (``tvsync.local.lifeline``); only
+the state file stays behind, for the next ``serve`` to replace.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ one JSON line each, written as it happens; whatever a worker instance writes to 
 machine-readable. The console gets one readable line per delivery and per applied change
 through ``StackObserver``, which reads the functions' structured log lines.
 
+Every process the stack starts (the moto server, each worker instance) ends when the
+stack's process ends, even killed with SIGKILL (``tvsync.local.lifeline``).
+
 AWS as the functions see it is the stack's alone: dummy credentials, the stack's region and
 no profile (``tvsync.local.aws.local_environ``), whatever the admin's shell has configured
 — an ``AWS_PROFILE`` for their real account must neither break the stack nor reach it.
@@ -50,6 +53,7 @@ from tvsync.emulators.teamviewer import TeamViewerEmulator
 from tvsync.local.api_gateway import ApiGatewayServer
 from tvsync.local.aws import LOCAL_REGION, LocalResources, local_environ, local_session, provision
 from tvsync.local.functions import load_function
+from tvsync.local.lifeline import child_environ
 from tvsync.local.template import load_template, resource
 from tvsync.observability import SERVICE
 
@@ -363,6 +367,9 @@ class LocalStack:
                 self._moto.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._moto.kill()
+                self._moto.wait()
+            if self._moto.stdin is not None:
+                self._moto.stdin.close()
             self._moto = None
         if self._stdout is not None:
             self._stdout.stop_routing()
@@ -463,10 +470,21 @@ class LocalStack:
         # runs beside the functions instead of competing with them for one GIL.
         port = _free_port()
         # moto resolves profiles too: an AWS_PROFILE missing from the config would fail
-        # every call with a 500, and real keys have no business in an emulator.
+        # every call with a 500, and real keys have no business in an emulator. Its stdin
+        # is the lifeline: it exits when this process ends, however that happens.
         self._moto = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            env=local_environ(os.environ, self.region),
+            [
+                sys.executable,
+                "-m",
+                "tvsync.local.lifeline",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                f"{port}",
+            ],
+            env=child_environ(local_environ(os.environ, self.region)),
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -564,11 +582,13 @@ class LocalStack:
                 "region": self.region,
             }
         )
-        env = {
-            **local_environ(os.environ, self.region),
-            **self.functions["WorkerFunction"],
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = child_environ(
+            {
+                **local_environ(os.environ, self.region),
+                **self.functions["WorkerFunction"],
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         for index in range(concurrency):
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "tvsync.local.worker_process", settings],

@@ -3,7 +3,8 @@
 Lambda runs each concurrent instance in its own sandbox; the local stack does the same with
 processes, which also lets instances use every core instead of sharing one interpreter.
 The process prints the function's JSON logs on stdout — the parent reads them as CloudWatch
-Logs would — and stops after its current batch when stdin closes or on SIGTERM, SIGINT or SIGHUP.
+Logs would — and stops after its current batch on SIGTERM, SIGINT or SIGHUP, and when the
+parent closes its stdin or ends in any way, SIGKILL included (``tvsync.local.lifeline``).
 
 Usage (by ``LocalStack``): ``python -m tvsync.local.worker_process '<json settings>'`` with
 the function's environment already in the process environment.
@@ -20,6 +21,7 @@ import threading
 from tvsync.local.aws import local_session
 from tvsync.local.event_source import SqsEventSource
 from tvsync.local.functions import load_function
+from tvsync.local.lifeline import hold
 from tvsync.local.template import load_template
 
 
@@ -30,12 +32,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if hasattr(signal, "SIGHUP"):  # the terminal of `tvsync serve` was closed: finish the batch
         signal.signal(signal.SIGHUP, lambda *_: stop.set())
-
-    def stop_when_parent_goes() -> None:
-        sys.stdin.read()  # returns at EOF: the parent closed our stdin or died
-        stop.set()
-
-    threading.Thread(target=stop_when_parent_goes, daemon=True).start()
+    hold()  # SIGTERM when the parent closes our stdin or dies
     function = load_function(load_template(), "WorkerFunction", dict(os.environ))
     sqs = local_session(settings["region"]).client("sqs", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
     source = SqsEventSource(
