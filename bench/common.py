@@ -46,7 +46,7 @@ DUMMY_AWS_ENV = {
 
 
 class BenchmarkFailure(AssertionError):
-    """A property the issue requires (call counts, status codes) did not hold: not a speed."""
+    """A required property (call counts, status codes, order) did not hold: not a speed."""
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Issue 3's benchmark: what one event costs the worker, in upstream calls and in CPU.
+"""The worker benchmark: what one event costs the worker, in upstream calls and in CPU.
 
 The real ``functions/worker/app.py`` runs in this process, driven by
 ``tvsync.local.event_source.SqsEventSource`` (Lambda's SQS event source mapping) from the
@@ -396,7 +396,7 @@ def render(result: WorkerResult) -> str:
     return (
         "\n".join(
             [
-                "### Worker (issue 3)",
+                "### Worker",
                 "",
                 f"Warm `functions/worker/app.py` driven by the SQS event source emulation; TeamViewer and "
                 f"Okta emulators over loopback HTTP; SQS and DynamoDB in a moto server on loopback; "

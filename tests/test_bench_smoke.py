@@ -12,16 +12,20 @@ from pathlib import Path
 import bench.__main__ as bench_main
 import pytest
 from bench import ingest_bench, worker_bench
+from bench.common import embedded_aws
 from bench.ingest_bench import Offender, find_offenders, parse_importtime
+
+from tvsync.local.api_gateway import MAX_LAMBDA_PAYLOAD, lambda_payload_bytes
 
 
 def test_ingest_makes_one_send_message_batch_per_ten_events_and_measures_the_cold_start() -> None:
     result = ingest_bench.measure(
         invocations=2, import_runs=1, sizes=(1, 10, 25), warmups=1, prime_imports=False
     )
+    # 25 events of 25 users: three lanes of 9, 8 and 8, one call each.
     assert [(s.events, s.sqs_calls) for s in result.sizes] == [(1, 1), (10, 1), (25, 3)]
     for size in result.sizes:
-        assert size.sqs_calls == math.ceil(size.events / 10)
+        assert size.sqs_calls == size.expected_calls == math.ceil(size.events / 10)
         assert len(size.totals) == len(size.sqs_times) == 2
         assert all(inside <= total for inside, total in zip(size.sqs_times, size.totals, strict=True))
     assert result.cold is not None
@@ -33,10 +37,10 @@ def test_ingest_makes_one_send_message_batch_per_ten_events_and_measures_the_col
     section = ingest_bench.render(result)
     assert section.startswith("### Ingest handler")
     assert "| 25 | 3 ✅ |" in section
-    assert "floor: the libraries issue 2 prescribes" in section
+    assert "floor: the libraries this path is built on" in section
 
 
-def test_worker_calls_per_event_stay_within_the_issue_goals() -> None:
+def test_worker_calls_per_event_stay_within_their_goals() -> None:
     result = worker_bench.measure(users=2)
     create = result.scenario("create (unknown user)")
     assert 1 <= create.teamviewer_max <= 2
@@ -84,6 +88,9 @@ def test_no_write_prints_and_leaves_the_docs_alone(
         "3",
         "--ingest-import-runs",
         "0",
+        "--ingest-capacity",
+        "none",
+        "--no-ingest-hanging",
     ]
     assert bench_main.main([*args, "--no-write"]) == 0
     assert "### Ingest handler" in capsys.readouterr().out
@@ -95,3 +102,28 @@ def test_no_write_prints_and_leaves_the_docs_alone(
     assert written.startswith("# Benchmarks\n")
     assert "## Run of " in written and "Command: `python -m bench --only ingest" in written
     assert "### Ingest handler" in written and "| 3 | 1 ✅ |" in written
+
+
+def test_the_capacity_search_brackets_the_largest_delivery_and_checks_each_users_order() -> None:
+    with embedded_aws(secrets={"OktaHookSecret": ingest_bench.HOOK_SECRET}) as aws:
+        # Tiny: calls of 1 ms, and the search stops doubling at 40 events.
+        capacity = ingest_bench.measure_capacity(
+            aws, 4, seconds=0.001, start=10, ceiling=40, platform_events=15
+        )
+        hanging = ingest_bench.measure_hanging(aws)
+    assert [(t.events, t.status) for t in capacity.trials] == [(10, 200), (20, 200), (40, 200)]
+    assert capacity.events == 40 and capacity.smallest_missed is None
+    alone = capacity.at_platform
+    assert alone is not None and (alone.events, alone.status, alone.received) == (15, 200, 15)
+    assert all(t.max_in_flight <= 4 for t in capacity.trials)
+    # 40 events of 14 users (13 with 3, one with 1): lanes of 12, 10, 9 and 9, five calls.
+    assert capacity.trials[-1].calls == 5
+    assert hanging.status == 503
+    samples = ingest_bench.provisioning_samples()
+    platform = ingest_bench.platform_limit(samples)
+    over = ingest_bench.apigw_post(ingest_bench.bulk_delivery(platform.events + 1, 0, samples).body)
+    assert platform.event_bytes <= MAX_LAMBDA_PAYLOAD < lambda_payload_bytes(over)
+    assert platform.body_limit_events >= platform.events
+    result = ingest_bench.IngestResult(sizes=(), capacity=(capacity,), platform=platform, hanging=hanging)
+    section = ingest_bench.render(result)
+    assert "none up to 40" in section and "answered 503 after" in section

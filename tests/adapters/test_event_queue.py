@@ -1,11 +1,17 @@
-"""EventQueue: every request either queued or reported failed, and never past the deadline.
+"""EventQueue: every request either queued or reported failed, never past the deadline, and
+each user's requests reach SQS in order, whatever the lanes sent side by side.
 
-A scripted SQS client plays each case: what each SendMessageBatch call does, in order, and
-how long it takes on a fake clock.
+A scripted SQS client plays the one-lane cases: what each SendMessageBatch call does, in
+order, and how long it takes on a fake clock. The lane cases use a thread-safe fake that
+decides by the message group instead of the call order (which threads make unpredictable),
+and the ordering case uses SQS FIFO in moto.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,22 +19,25 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from tvsync.adapters.event_queue import EventQueue, SendOutcome
+from tests.conftest import Aws
+from tests.support.clocks import LaneClock
+from tvsync.adapters.event_queue import EventQueue, SendOutcome, plan_lanes
 from tvsync.models.sync_request import SyncRequest
 
 AWS = "https://sqs.us-east-1.amazonaws.com"
 
 
+def request(user: str, uuid: str, event_type: str = "user.lifecycle.create", second: int = 0) -> SyncRequest:
+    return SyncRequest(
+        okta_user_id=user,
+        event_uuid=uuid,
+        event_type=event_type,
+        published=datetime(2026, 11, 2, 9, 0, second, tzinfo=UTC),
+    )
+
+
 def requests(n: int) -> list[SyncRequest]:
-    return [
-        SyncRequest(
-            okta_user_id=f"00u{index:017d}",
-            event_uuid=f"evt-{index:03d}",
-            event_type="user.lifecycle.create",
-            published=datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
-        )
-        for index in range(n)
-    ]
+    return [request(f"00u{index:017d}", f"evt-{index:03d}") for index in range(n)]
 
 
 @dataclass
@@ -111,3 +120,193 @@ def test_call_failures_are_named_for_the_log() -> None:
     outcome = send(ScriptedSqs(["down", "timeout", "throttled"]), 1)
     assert outcome.errors == ["EndpointConnectionError", "ReadTimeoutError", "ClientError"]
     assert outcome.failed == ["evt-000"]
+
+
+# ------------------------------------------------------------------ lanes
+
+
+def user_requests(users: int, per_user: int) -> list[SyncRequest]:
+    """``users`` users with ``per_user`` events each, interleaved as a bulk change arrives."""
+    return [
+        request(f"00u{user:017d}", f"evt-{round_:02d}-{user:03d}", "user.account.update_profile", round_)
+        for round_ in range(per_user)
+        for user in range(users)
+    ]
+
+
+def by_user(requests: list[SyncRequest]) -> dict[str, list[str]]:
+    order: dict[str, list[str]] = {}
+    for request in requests:
+        order.setdefault(request.okta_user_id, []).append(request.event_uuid)
+    return order
+
+
+def test_lanes_keep_each_user_whole_and_in_order_and_balance_the_events() -> None:
+    skewed = [
+        request(user, f"{user}-{n:02d}")
+        for user, count in (("heavy", 30), ("a", 10), ("b", 10), ("c", 10))
+        for n in range(count)
+    ]
+    assert sorted(len(lane) for lane in plan_lanes(skewed, 2)) == [30, 30]
+    many = user_requests(users=25, per_user=1)
+    # No more lanes than calls of ten: 25 events make 3 lanes, not 16.
+    assert sorted(len(lane) for lane in plan_lanes(many, 16)) == [8, 8, 9]
+    assert len(plan_lanes(user_requests(users=1, per_user=50), 16)) == 1
+    assert plan_lanes([], 16) == []
+    requests = user_requests(users=40, per_user=6)
+    lanes = plan_lanes(requests, 8)
+    assert len(lanes) == 8
+    for lane in lanes:
+        # Every user of the lane has all its events there, in the caller's order.
+        assert by_user(lane) == {user: by_user(requests)[user] for user in by_user(lane)}
+    assert sorted(r.event_uuid for lane in lanes for r in lane) == sorted(r.event_uuid for r in requests)
+
+
+def test_each_users_messages_reach_sqs_in_delivery_order_under_concurrency(aws: Aws) -> None:
+    requests = user_requests(users=37, per_user=6)
+    queue = EventQueue(aws.session.client("sqs"), aws.queue_url, concurrency=8)
+    outcome = queue.send(requests)
+    assert outcome.complete and outcome.lanes == 8
+    assert outcome.queued == [r.event_uuid for r in requests]
+    assert outcome.calls == sum(-(-len(lane) // 10) for lane in plan_lanes(requests, 8))
+    received: dict[str, list[str]] = {}
+    for message in aws.drain():
+        attributes = message["Attributes"]
+        received.setdefault(attributes["MessageGroupId"], []).append(attributes["MessageDeduplicationId"])
+    assert received == by_user(requests)
+
+
+def taken(
+    entries: list[dict[str, Any]], failing: Collection[str] = (), sender_fault: bool = False
+) -> dict[str, Any]:
+    ok = [e for e in entries if e["MessageGroupId"] not in failing]
+    return {
+        "Successful": [{"Id": e["Id"]} for e in ok],
+        "Failed": [{"Id": e["Id"], "SenderFault": sender_fault, "Code": "X"} for e in entries if e not in ok],
+    }
+
+
+@dataclass
+class ConcurrentSqs:
+    """A thread-safe fake: ``behaviour`` decides each call from its entries (or raises), after
+    ``barrier`` (when set) has gathered that many calls in flight at once."""
+
+    behaviour: Callable[[list[dict[str, Any]]], dict[str, Any]] = taken
+    barrier: threading.Barrier | None = None
+    in_flight: int = 0
+    max_in_flight: int = 0
+    #: Per call: the thread, and the dedup ids it carried.
+    calls: list[tuple[threading.Thread, list[str]]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.calls.append((threading.current_thread(), [e["MessageDeduplicationId"] for e in Entries]))
+        try:
+            if self.barrier is not None and not self.barrier.broken:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    self.barrier.wait(timeout=10)
+            return self.behaviour(Entries)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def sent(self) -> dict[str, list[str]]:
+        """Dedup ids by message group, in the order the calls were made."""
+        groups: dict[str, list[str]] = {}
+        for _, uuids in self.calls:
+            for uuid in uuids:
+                groups.setdefault(f"00u{int(uuid.rsplit('-', 1)[1]):017d}", []).append(uuid)
+        return groups
+
+
+def test_no_more_calls_are_in_flight_than_the_concurrency() -> None:
+    sqs = ConcurrentSqs(barrier=threading.Barrier(4))
+    outcome = EventQueue(sqs, "queue-url", concurrency=4).send(user_requests(users=40, per_user=5))  # type: ignore[arg-type]
+    assert outcome.complete and outcome.lanes == 4
+    # The barrier only opens once four calls are in flight together: four lanes ran at once.
+    assert not sqs.barrier.broken  # type: ignore[union-attr]
+    assert sqs.max_in_flight == 4
+    assert outcome.calls == len(sqs.calls) == 20
+
+
+def test_no_lane_starts_a_call_after_the_deadline() -> None:
+    clock = LaneClock()
+    starts: list[float] = []
+
+    def slow(entries: list[dict[str, Any]]) -> dict[str, Any]:
+        starts.append(clock.last_reading)
+        clock.advance(0.3)
+        return taken(entries)
+
+    requests = user_requests(users=40, per_user=5)  # 4 lanes of 5 calls; 4 fit before 1.0
+    sqs = ConcurrentSqs(slow)
+    queue = EventQueue(sqs, "queue-url", concurrency=4, sleep=lambda _: None, clock=clock)  # type: ignore[arg-type]
+    outcome = queue.send(requests, deadline=1.0)
+    assert starts and max(starts) < 1.0
+    assert outcome.calls == len(starts) <= 4 * 4
+    assert outcome.failed, "the last call of every lane would have started after the deadline"
+    assert sorted(outcome.queued + outcome.failed) == sorted(r.event_uuid for r in requests)
+    assert not set(outcome.queued) & set(outcome.failed)
+    # What was queued is, for every user, the start of its events.
+    for user, uuids in by_user(requests).items():
+        queued = [u for u in uuids if u in set(outcome.queued)]
+        assert queued == uuids[: len(queued)], user
+
+
+@pytest.mark.parametrize("sender_fault", [False, True], ids=["retryable", "sender-fault"])
+def test_a_user_whose_event_failed_gets_no_later_event_sent(sender_fault: bool) -> None:
+    stuck = "00u00000000000000007"
+    sqs = ConcurrentSqs(lambda entries: taken(entries, {stuck}, sender_fault))
+    requests = user_requests(users=40, per_user=5)
+    outcome = EventQueue(sqs, "queue-url", concurrency=4, sleep=lambda _: None).send(requests)  # type: ignore[arg-type]
+    stuck_events = by_user(requests)[stuck]
+    assert outcome.failed == stuck_events
+    assert outcome.queued == [r.event_uuid for r in requests if r.okta_user_id != stuck]
+    # Only its first event was ever sent (tried three times when retryable); the later ones
+    # would have reached the queue ahead of it.
+    assert sqs.sent()[stuck] == [stuck_events[0]] * (1 if sender_fault else 3)
+    assert {user: uuids for user, uuids in sqs.sent().items() if user != stuck} == {
+        user: uuids for user, uuids in by_user(requests).items() if user != stuck
+    }
+
+
+def test_once_sqs_is_unreachable_no_lane_starts_another_call() -> None:
+    requests = [
+        request(user, f"{user}-{n:02d}") for n in range(30) for user in ("00uunreachable", "00ureachable")
+    ]
+    failing_lane: list[threading.Thread] = []
+    failing, started = threading.Event(), threading.Event()
+
+    def behaviour(entries: list[dict[str, Any]]) -> dict[str, Any]:
+        if entries[0]["MessageGroupId"] == "00uunreachable":
+            # SQS is lost while the other lane's first call is under way...
+            assert started.wait(10)
+            failing_lane.append(threading.current_thread())
+            failing.set()
+            raise EndpointConnectionError(endpoint_url=AWS)
+        started.set()
+        # ...which ends only once the failing lane has given up.
+        assert failing.wait(10)
+        failing_lane[0].join(10)
+        assert not failing_lane[0].is_alive()
+        return taken(entries)
+
+    sqs = ConcurrentSqs(behaviour)
+    outcome = EventQueue(sqs, "queue-url", concurrency=2, sleep=lambda _: None).send(requests)  # type: ignore[arg-type]
+    reachable = [f"00ureachable-{n:02d}" for n in range(30)]
+    assert outcome.queued == reachable[:10], "the chunk under way when SQS was lost is kept"
+    assert sorted(outcome.failed) == sorted([f"00uunreachable-{n:02d}" for n in range(30)] + reachable[10:])
+    assert (outcome.calls, outcome.errors) == (4, ["EndpointConnectionError"] * 3)
+    assert len(sqs.calls) == 4
+
+
+def test_a_bug_in_a_lane_is_raised_not_reported_as_an_sqs_failure() -> None:
+    def broken(entries: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"Successful": [{"Id": "no-such-entry"}]}
+
+    queue = EventQueue(ConcurrentSqs(broken), "queue-url", concurrency=4)  # type: ignore[arg-type]
+    with pytest.raises(KeyError):
+        queue.send(user_requests(users=40, per_user=2))

@@ -7,12 +7,8 @@ environment resolved from template.yaml), and driven with API Gateway proxy even
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -20,7 +16,7 @@ import boto3
 import botocore.session
 import pytest
 from aws_lambda_powertools import Logger, Metrics
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from tests.conftest import (
     HOOK_SECRET,
@@ -32,7 +28,10 @@ from tests.conftest import (
     emf_metrics,
     load_function,
 )
-from tvsync.wiring.ingest import build_ingest_api
+from tests.support.clocks import LaneClock
+from tvsync.local.api_gateway import MAX_LAMBDA_PAYLOAD
+from tvsync.services.ingest import MAX_BODY_BYTES, QUEUE_BUDGET_SECONDS
+from tvsync.wiring.ingest import INGEST_AWS_CONFIG, INGEST_SEND_CONCURRENCY, build_ingest_api
 
 AUTH = {"Authorization": HOOK_SECRET}
 
@@ -200,7 +199,7 @@ def test_app_filter_drops_membership_events_of_other_apps(aws: Aws, monkeypatch:
         ),
         pytest.param("\ud800", 400, "body is not valid JSON", id="lone-surrogate"),
         pytest.param("[" * 100_000, 400, "body is not valid JSON", id="deep-nesting"),
-        pytest.param(" " * (1024 * 1024 + 1), 413, "body larger than", id="too-large"),
+        pytest.param(" " * (MAX_BODY_BYTES + 1), 413, "body larger than", id="too-large"),
     ],
 )
 def test_bad_bodies_get_a_clear_4xx_and_queue_nothing(
@@ -211,6 +210,44 @@ def test_bad_bodies_get_a_clear_4xx_and_queue_nothing(
     assert message in json.loads(response["body"])["message"]
     assert aws.drain() == []
     assert emf_metrics(capsys.readouterr().out)["InvalidRequests"] == 1
+
+
+def test_a_body_of_six_mib_is_accepted_and_one_byte_more_is_a_413(ingest: ModuleType, aws: Aws) -> None:
+    # Lambda refuses an event above 6 MiB, and the body is inside it: the handler takes
+    # every body the platform passes on, and nothing larger.
+    limit = 6 * 1024 * 1024
+    assert limit == MAX_BODY_BYTES == MAX_LAMBDA_PAYLOAD
+    body = delivery_body(okta_event(1), okta_event(2, user="00u1bob0000000000002"))
+    at_limit = body + " " * (limit - len(body.encode()))  # JSON allows trailing blanks
+    assert invoke(ingest, apigw_event("POST", headers=AUTH, body=at_limit))["statusCode"] == 200
+    assert len(aws.drain()) == 2
+    response = invoke(ingest, apigw_event("POST", headers=AUTH, body=at_limit + " "))
+    assert response["statusCode"] == 413
+    assert json.loads(response["body"]) == {"message": f"body larger than {limit} bytes"}
+    assert aws.drain() == []
+
+
+def test_a_big_delivery_is_queued_in_lanes_each_users_events_in_order(
+    aws: Aws, caplog: pytest.LogCaptureFixture
+) -> None:
+    # moto's SQS is slow (much slower side by side), and speed is the benchmark's business:
+    # the clock stands still, so the budget never runs out here.
+    api = build_ingest_api(
+        logger=Logger(), metrics=Metrics(), environ=aws.env("IngestFunction"), clock=lambda: 0.0
+    )
+    users = [f"00u{n:017d}" for n in range(37)]
+    events = [okta_event(n, user=users[n % len(users)]) for n in range(200)]
+    request = apigw_event("POST", headers=AUTH, body=delivery_body(*events))
+    response = api.resolve(request, FakeLambdaContext())
+    assert response["statusCode"] == 200
+    [record] = [r for r in caplog.records if r.getMessage() == "Delivery queued"]
+    assert (record.events_queued, record.sqs_lanes) == (200, INGEST_SEND_CONCURRENCY)
+    received: dict[str, list[str]] = {}
+    for message in aws.drain():
+        received.setdefault(message["Attributes"]["MessageGroupId"], []).append(
+            json.loads(message["Body"])["event_uuid"]
+        )
+    assert received == {user: [e["uuid"] for e in events if e["target"][0]["id"] == user] for user in users}
 
 
 def test_base64_bodies_are_decoded_and_bad_base64_refused(ingest: ModuleType, aws: Aws) -> None:
@@ -377,50 +414,44 @@ def test_sqs_outage_is_a_503_so_okta_retries(aws: Aws, monkeypatch: pytest.Monke
     assert json.loads(response["body"])["message"].startswith("Service temporarily unavailable")
 
 
-@pytest.fixture
-def hanging_endpoint() -> Iterator[str]:
-    """A server on 127.0.0.1 that accepts connections and never answers (AWS hanging)."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                held.append(server.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    server.close()
-
-
 def test_a_hanging_sqs_is_a_503_before_the_function_times_out(
-    aws: Aws, template: dict[str, Any], hanging_endpoint: str, monkeypatch: pytest.MonkeyPatch
+    aws: Aws, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    real_session = boto3.session.Session
+    clock = LaneClock()
+    starts: list[float] = []
+    answered_by = {"at": 0.0}
+    # SQS hangs: each call waits out the client's timeouts — at worst a connection made just
+    # before its timeout, then a read that never returns. The wall time this takes with a
+    # real hanging endpoint is measured by the ingest benchmark.
+    per_call = float(INGEST_AWS_CONFIG.connect_timeout) + float(INGEST_AWS_CONFIG.read_timeout)
 
-    class SqsHangs(real_session):  # type: ignore[misc, valid-type]
-        def client(self, service_name: str, **kwargs: Any) -> Any:
-            if service_name == "sqs":
-                kwargs["endpoint_url"] = hanging_endpoint
-            return super().client(service_name, **kwargs)
+    def hangs(**_: Any) -> None:
+        starts.append(clock.last_reading)
+        clock.advance(per_call)
+        answered_by["at"] = max(answered_by["at"], clock.now)
+        raise ReadTimeoutError(endpoint_url="https://sqs.us-east-1.amazonaws.com")
 
-    api = _api(aws, SqsHangs(region_name="us-east-1"), monkeypatch)
-    events = [okta_event(n) for n in range(25)]
-    started = time.monotonic()
+    session = _session_with(hangs, "before-send.sqs.SendMessageBatch")
+    monkeypatch.setattr("tvsync.wiring.ingest.boto3.session.Session", lambda: session)
+    api = build_ingest_api(logger=Logger(), metrics=Metrics(), environ=aws.env("IngestFunction"), clock=clock)
+    events = [okta_event(n, user=f"00u{n:017d}") for n in range(25)]
     request = apigw_event("POST", headers=AUTH, body=delivery_body(*events))
     response = api.resolve(request, FakeLambdaContext())
-    elapsed = time.monotonic() - started
     assert response["statusCode"] == 503
-    # Answered, not killed: a timed-out function would give API Gateway a 502 and lose the
-    # metrics and the log naming the events Okta will redeliver.
-    assert elapsed < template["Resources"]["IngestFunction"]["Properties"]["Timeout"]
+    # The request arrived at 0: each lane tried at 0 and 1.5 s, and not at 3 s — past the
+    # deadline...
+    assert starts and max(starts) < QUEUE_BUDGET_SECONDS
+    assert sorted(set(starts)) == [0.0, per_call]
+    # ...so the last call ended within one timeout of it: answered, not killed. A timed-out
+    # function would give API Gateway a 502 and lose the metrics and the log naming the
+    # events Okta will redeliver.
+    assert answered_by["at"] <= QUEUE_BUDGET_SECONDS + per_call
+    assert answered_by["at"] < template["Resources"]["IngestFunction"]["Properties"]["Timeout"]
+    [record] = [r for r in caplog.records if r.getMessage().startswith("Events could not be queued")]
+    assert record.failed_event_uuids == [e["uuid"] for e in events]
+    assert record.sqs_lanes == 3
+    assert set(record.sqs_errors) == {"ReadTimeoutError"}
+    assert record.sqs_calls == len(starts) == len(record.sqs_errors)
 
 
 def test_a_secret_stored_with_a_trailing_newline_matches(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,14 @@ Each HTTP request becomes the proxy event API Gateway would send — headers and
 multiValueHeaders as received, the body as a string, the stage in ``requestContext`` — and
 the function's response goes back unchanged. Routes are the template's own ``Api`` events;
 any other path answers like API Gateway does (403 "Missing Authentication Token").
+
+Sizes are refused where AWS refuses them, with API Gateway's answer: a body above the REST
+API's 10 MB, and a proxy event above Lambda's 6 MB synchronous invocation payload — the
+whole event JSON counts, in which the body is a JSON string, so quotes and backslashes in
+the body count twice. Lambda refuses that invocation (``RequestEntityTooLargeException``)
+and API Gateway answers the client 413 ``{"message":"Request Too Long"}``, which is what
+AWS's own API Gateway emulator (the Lambda Test Tool v2 of aws-lambda-dotnet) answers in
+REST mode, refusing events above 6 * 1024 * 1024 bytes.
 """
 
 from __future__ import annotations
@@ -23,8 +31,16 @@ from tvsync.emulators.http import LoopbackHTTPServer
 
 ProxyHandler = Callable[[dict[str, Any]], Mapping[str, Any]]
 
-#: API Gateway REST APIs take at most 10 MB; the function enforces its own, lower limit.
+#: API Gateway REST APIs take at most 10 MB of body.
 MAX_PAYLOAD = 10 * 1024 * 1024
+#: Lambda's synchronous invocation payload limit, in bytes of event JSON ("6 MB").
+MAX_LAMBDA_PAYLOAD = 6 * 1024 * 1024
+TOO_LONG = {"message": "Request Too Long"}
+
+
+def lambda_payload_bytes(event: Mapping[str, Any]) -> int:
+    """The size Lambda checks: the event as compact UTF-8 JSON, the body an escaped string."""
+    return len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
 def proxy_event(
@@ -124,7 +140,9 @@ class ApiGatewayServer:
                 started = time.perf_counter()
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_PAYLOAD:
-                    self._reply(413, {"message": "Request Too Long"})
+                    # The body stays unread: the connection cannot carry another request.
+                    self.close_connection = True
+                    self._reply(413, TOO_LONG)
                     return
                 body = self.rfile.read(length) if length else None
                 parts = urlsplit(self.path)
@@ -144,6 +162,9 @@ class ApiGatewayServer:
                     body=body,
                     source_ip=self.client_address[0],
                 )
+                if lambda_payload_bytes(event) > MAX_LAMBDA_PAYLOAD:
+                    self._reply(413, TOO_LONG)
+                    return
                 try:
                     response = handler(event)
                 except Exception:
@@ -171,6 +192,8 @@ class ApiGatewayServer:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                if self.close_connection:
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(payload)
 
