@@ -23,6 +23,9 @@ from tvsync.local.aws import LocalResources, provision
 from tvsync.local.functions import LocalLambdaContext, import_fresh
 from tvsync.local.template import load_template
 
+# Independent implementations hold every payload the suite exchanges with the emulators.
+pytest_plugins = ["tests.contracts.scim_payloads", "tests.contracts.okta_payloads"]
+
 ROOT = Path(__file__).resolve().parents[1]
 HOOK_SECRET = "sample-hook-secret-for-local-testing"  # the value events/apigw-*.json carry
 OKTA_ORG_URL = "https://example.okta.com"

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 
+from tvsync.observability import function_logger
 from tvsync.wiring.ingest import build_ingest_api
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger = Logger(utc=True)
+logger = function_logger()
 metrics = Metrics()
 # Trace only the AWS SDK: patching every library X-Ray knows would import httpx and requests
 # into a path that uses neither, and a cold start pays for every import.

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 
+from tvsync.observability import function_logger
 from tvsync.wiring.worker import build_worker
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger = Logger(utc=True)
+logger = function_logger()
 metrics = Metrics()
 tracer = Tracer()
 worker = build_worker(logger=logger, metrics=metrics)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tvsync.adapters.errors import AuthError, InvalidError, ThrottledError, TransientError, UpstreamError
-from tvsync.adapters.okta_client import OktaClient, _classify
+from tvsync.adapters.okta_client import _MAX_EMPTY_PAGES, OktaClient, _classify
 from tvsync.adapters.retry import RetryPolicy
 from tvsync.emulators.http import FaultKind, FaultPolicy, RunningServer, serve
 from tvsync.emulators.okta import OktaEmulator, OktaRateLimit
@@ -159,6 +159,111 @@ def test_token_is_read_per_request(emu: OktaEmulator, server: RunningServer) -> 
         client.check()
 
 
+# ---------------------------------------------------------------- find_by_email
+
+
+@pytest.mark.parametrize(
+    "asked", ["frank.fischer@example.com", "FRANK.FISCHER@EXAMPLE.COM", " Frank.Fischer@example.com "]
+)
+def test_find_by_email_ignores_the_case_of_profile_email(
+    emu: OktaEmulator, client: OktaClient, asked: str
+) -> None:
+    """The orphan guard: a live user whose TeamViewer email differs only in case is found.
+
+    Frank's login is not his email, so the login read misses, and Okta's ``filter`` compares
+    values case-sensitively [SPEC]: only ``search`` (case-insensitive values) finds him.
+    """
+    frank = emu.add_user("Frank.Fischer@example.com", "Frank", "Fischer", login="ffischer@example.com")
+    found = client.find_by_email(asked)
+    assert found is not None
+    assert found.id == frank["id"]
+    lookup = emu.calls[-1]
+    assert lookup.path == "/api/v1/users"
+    assert lookup.query["search"] == f'profile.email eq "{asked.strip()}"'
+    assert "filter" not in lookup.query
+    assert len(emu.calls) == 2
+
+
+def test_find_by_email_finds_deprovisioned_users(emu: OktaEmulator, client: OktaClient) -> None:
+    """[SPEC] search results include DEPROVISIONED users: a deactivated owner still owns the account."""
+    frank = emu.add_user("Frank.Fischer@example.com", "Frank", "Fischer", login="ffischer@example.com")
+    emu.set_status(frank["id"], "DEPROVISIONED")
+    found = client.find_by_email("frank.fischer@EXAMPLE.com")
+    assert found is not None
+    assert (found.id, found.status) == (frank["id"], OktaUserStatus.DEPROVISIONED)
+
+
+def test_find_by_email_by_login_is_one_read(emu: OktaEmulator, client: OktaClient) -> None:
+    frank = emu.add_user("Frank.Fischer@example.com", "Frank", "Fischer")
+    found = client.find_by_email("frank.fischer@example.com")
+    assert found is not None
+    assert found.id == frank["id"]
+    assert [c.path for c in emu.calls] == ["/api/v1/users/frank.fischer%40example.com"]
+
+
+def test_find_by_email_login_of_someone_else_falls_through(emu: OktaEmulator, client: OktaClient) -> None:
+    """A login equal to the address says nothing about whose ``profile.email`` it is."""
+    emu.add_user("frank.private@example.org", "Other", "Person", login="frank.fischer@example.com")
+    frank = emu.add_user("Frank.Fischer@example.com", "Frank", "Fischer", login="ffischer@example.com")
+    found = client.find_by_email("frank.fischer@example.com")
+    assert found is not None
+    assert found.id == frank["id"]
+
+
+def test_find_by_email_prefers_a_live_user(emu: OktaEmulator, client: OktaClient) -> None:
+    """Okta does not keep emails unique: of a leaver and a rehire sharing one, the rehire owns it."""
+    leaver = emu.add_user("Frank.Fischer@example.com", "Frank", "Fischer", login="ffischer@example.com")
+    emu.set_status(leaver["id"], "DEPROVISIONED")
+    rehire = emu.add_user("frank.fischer@example.com", "Frank", "Fischer", login="ffischer2@example.com")
+    found = client.find_by_email("FRANK.FISCHER@example.com")
+    assert found is not None
+    assert found.id == rehire["id"]
+
+
+@pytest.mark.parametrize("rehired", [True, False])
+def test_find_by_email_looks_past_a_deprovisioned_login_owner(
+    emu: OktaEmulator, client: OktaClient, rehired: bool
+) -> None:
+    """The leaver found by login owns the address only if no live user shares it."""
+    leaver = emu.add_user("frank.fischer@example.com", "Frank", "Fischer")
+    emu.set_status(leaver["id"], "DEPROVISIONED")
+    if rehired:
+        rehire = emu.add_user("Frank.Fischer@example.com", "Frank", "Fischer", login="ffischer@example.com")
+    found = client.find_by_email("frank.fischer@example.com")
+    assert found is not None
+    assert found.id == (rehire["id"] if rehired else leaver["id"])
+    assert len(emu.calls) == 2
+
+
+def test_find_by_email_misses_other_addresses(emu: OktaEmulator, client: OktaClient) -> None:
+    emu.add_user("frank.fischer@example.com.evil", "F", "F", login="f1@example.com")
+    emu.add_user("xfrank.fischer@example.com", "F", "F", login="f2@example.com")
+    assert client.find_by_email("frank.fischer@example.com") is None
+    assert len(emu.calls) == 2
+
+
+def test_find_by_email_writes_a_json_string_literal(emu: OktaEmulator, client: OktaClient) -> None:
+    """[CORE] string literals are JSON strings: quotes and backslashes must be escaped, not break out."""
+    odd = emu.add_user('"Frank\\Fischer"@example.com', "Frank", "Fischer", login="odd@example.com")
+    found = client.find_by_email('"frank\\fischer"@example.com')
+    assert found is not None
+    assert found.id == odd["id"]
+    assert emu.calls[-1].query["search"] == 'profile.email eq "\\"frank\\\\fischer\\"@example.com"'
+
+
+def test_find_by_email_refuses_an_empty_address(emu: OktaEmulator, client: OktaClient) -> None:
+    with pytest.raises(ValueError):
+        client.find_by_email("  ")
+    assert emu.calls == []
+
+
+def test_filter_and_search_together_are_refused_locally(emu: OktaEmulator, client: OktaClient) -> None:
+    """Okta answers 400 E0000033 to both at once; the mistake is ours, so it never leaves."""
+    with pytest.raises(ValueError):
+        list(client.iter_users(filter='status eq "ACTIVE"', search='status eq "ACTIVE"'))
+    assert emu.calls == []
+
+
 # ---------------------------------------------------------------- lists
 
 
@@ -194,6 +299,20 @@ def test_iter_app_users_embeds_users(emu: OktaEmulator, client: OktaClient) -> N
     assert pairs[0][1].profile.email == "user0@example.com"
     assert len(emu.calls) == 3
     assert all(call.query["expand"] == "user" for call in emu.calls)
+
+
+@pytest.mark.parametrize("parameter", ["filter", "search"])
+def test_iter_users_keeps_filter_and_search_on_every_page(
+    emu: OktaEmulator, client: OktaClient, parameter: str
+) -> None:
+    ids = seed(emu, 12)
+    emu.add_user("other@example.com", "Other", "Person", status="SUSPENDED")
+    emu.set_status(ids[5], "DEPROVISIONED")
+    expression = 'profile.firstName eq "First1" or profile.lastName eq "Last1" or status eq "ACTIVE"'
+    found = list(client.iter_users(page_size=3, **{parameter: expression}))
+    assert [u.id for u in found] == [i for i in ids if i != ids[5]]
+    assert len(emu.calls) == 4
+    assert {call.query[parameter] for call in emu.calls} == {expression}
 
 
 def test_iter_group_users(emu: OktaEmulator, client: OktaClient) -> None:
@@ -396,6 +515,107 @@ def test_next_link_loop_is_refused() -> None:
 
     with pytest.raises(InvalidError, match="loops"):
         list(mock_client(handler).iter_users())
+
+
+def okta_user(n: int) -> dict[str, object]:
+    email = f"user{n}@example.com"
+    return {"id": f"00u{n:017d}", "status": "ACTIVE", "profile": {"login": email, "email": email}}
+
+
+def paged(pages: list[list[dict[str, object]]], requested: list[httpx.URL]) -> Callable[..., httpx.Response]:
+    """Answer page ``after=<n>`` (the first without ``after``) with a next link unless it is the last."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requested.append(request.url)
+        index = int(request.url.params.get("after", "0"))
+        headers = {}
+        if index + 1 < len(pages):
+            following = request.url.copy_set_param("after", str(index + 1))
+            headers["Link"] = f'<{following}>; rel="next"'
+        return httpx.Response(200, json=pages[index], headers=headers)
+
+    return handler
+
+
+def test_a_short_page_is_not_the_end() -> None:
+    """[CORE] the list ends where the next link does, not where a page comes back short."""
+    requested: list[httpx.URL] = []
+    pages = [[okta_user(1)], [okta_user(2), okta_user(3)], [okta_user(4)]]
+    users = list(mock_client(paged(pages, requested)).iter_users(page_size=2))
+    assert [u.id for u in users] == [f"00u{n:017d}" for n in (1, 2, 3, 4)]
+    assert len(requested) == 3
+
+
+def test_empty_pages_with_a_next_link_are_followed() -> None:
+    requested: list[httpx.URL] = []
+    pages = [[okta_user(1)], *([[]] * _MAX_EMPTY_PAGES), [okta_user(2)]]
+    users = list(mock_client(paged(pages, requested)).iter_users(page_size=1))
+    assert [u.id for u in users] == [f"00u{n:017d}" for n in (1, 2)]
+    assert len(requested) == _MAX_EMPTY_PAGES + 2
+
+
+def test_endless_empty_pages_are_refused_after_a_bound() -> None:
+    """Fresh cursors on empty pages escape the loop guard; the walk must still end, loudly."""
+    requested: list[httpx.URL] = []
+    pages: list[list[dict[str, object]]] = [[okta_user(1)], *([[]] * 1000)]
+    walker = mock_client(paged(pages, requested)).iter_users(page_size=1)
+    assert next(walker).id == f"00u{1:017d}"
+    with pytest.raises(InvalidError, match="empty pages"):
+        next(walker)
+    assert len(requested) == _MAX_EMPTY_PAGES + 2
+
+
+@pytest.mark.parametrize(("parameter", "value"), [("search", 'status eq "ACTIVE"'), ("filter", 'id eq "x"')])
+def test_a_next_link_that_drops_the_query_gets_it_back(parameter: str, value: str) -> None:
+    """A page of a search must be followed by the next page of that search, not of everyone."""
+    requested: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requested.append(request.url)
+        if "after" in request.url.params:
+            return httpx.Response(200, json=[okta_user(2)])
+        following = f"{ORG}/api/v1/users?after=1"  # no query, no limit
+        return httpx.Response(200, json=[okta_user(1)], headers={"Link": f'<{following}>; rel="next"'})
+
+    users = list(mock_client(handler).iter_users(page_size=1, **{parameter: value}))
+    assert len(users) == 2
+    assert [dict(url.params) for url in requested] == [
+        {"limit": "1", parameter: value},
+        {"after": "1", "limit": "1", parameter: value},
+    ]
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        f"{ORG}/api/v1/users?after=1&search=status+eq+%22SUSPENDED%22",
+        f"{ORG}/api/v1/users?after=1&search=status+eq+%22ACTIVE%22&filter=id+eq+%22x%22",
+        f"{ORG}/api/v1/users?after=1&search=status+eq+%22ACTIVE%22&search=id+eq+%22x%22",
+    ],
+)
+def test_a_next_link_that_changes_the_query_is_refused(link: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[okta_user(1)], headers={"Link": f'<{link}>; rel="next"'})
+
+    walker = mock_client(handler).iter_users(search='status eq "ACTIVE"')
+    next(walker)
+    with pytest.raises(InvalidError, match="changes the"):
+        next(walker)
+
+
+def test_the_server_may_clamp_the_page_size() -> None:
+    """Only the query-defining parameters are held; a next link with a smaller ``limit`` is fine."""
+    requested: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requested.append(request.url)
+        if "after" in request.url.params:
+            return httpx.Response(200, json=[okta_user(2)])
+        following = f"{ORG}/api/v1/users?after=1&limit=200"
+        return httpx.Response(200, json=[okta_user(1)], headers={"Link": f'<{following}>; rel="next"'})
+
+    assert len(list(mock_client(handler).iter_users(page_size=500))) == 2
+    assert [url.params["limit"] for url in requested] == ["500", "200"]
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from tvsync.adapters import teamviewer_client
 from tvsync.adapters.errors import (
     AuthError,
     ConflictError,
@@ -114,8 +115,13 @@ def test_find_by_email_misses_other_case_and_casefold_finds_it(stack: Stack) -> 
     assert client.find_by_email_casefold("outsider@example.test") is None  # foreign: invisible
 
 
-@pytest.mark.parametrize("email", ['we"ird@example.test', "back\\slash@example.test", 'both\\"@example.test'])
+@pytest.mark.parametrize(
+    "email",
+    ['"we\\"ird"@example.test', '"back\\\\slash"@example.test', '"both\\\\\\""@example.test'],
+    ids=["quote", "backslash", "both"],
+)
 def test_find_by_email_escapes_filter_value(stack: Stack, email: str) -> None:
+    """RFC 7644 §3.4.2.2 filter values are JSON strings; quoted local parts (RFC 5321) carry both."""
     stack.app.add_user(email, "Odd Address")
     found = stack.client().find_by_email(email)
     assert found is not None
@@ -145,20 +151,40 @@ def test_find_by_email_prefers_exact_then_casefold_match() -> None:
 
 @pytest.mark.parametrize("zero_echo", [False, True], ids=["rfc-echo", "zero-echo"])
 @pytest.mark.parametrize(
-    ("extra_users", "page_size", "expected_starts"),
+    ("extra_users", "page_size", "server_cap", "expected_starts"),
     [
-        (7, 3, ["1", "4", "7", "10"]),
-        (6, 3, ["1", "4", "7"]),
-        (0, 100, ["1"]),
-        (4, 1, ["1", "2", "3", "4", "5", "6", "7"]),
+        (7, 3, None, ["1", "4", "7", "10"]),
+        (6, 3, None, ["1", "4", "7"]),
+        (0, 100, None, ["1"]),
+        (4, 1, None, ["1", "2", "3", "4", "5", "6", "7"]),
+        (4, 3, 2, ["1", "3", "5", "7"]),
+        (4, 100, 3, ["1", "4", "7"]),
+        (57, 100, 50, ["1", "51"]),
     ],
-    ids=["short-last-page", "exact-multiple-stops-on-total", "single", "page-of-one"],
+    ids=[
+        "short-last-page",
+        "exact-multiple-stops-on-total",
+        "single",
+        "page-of-one",
+        "server-caps-below-count",
+        "server-caps-every-page",
+        "default-emulator-cap",
+    ],
 )
 def test_iter_users_pages(
-    stack: Stack, zero_echo: bool, extra_users: int, page_size: int, expected_starts: list[str]
+    stack: Stack,
+    zero_echo: bool,
+    extra_users: int,
+    page_size: int,
+    server_cap: int | None,
+    expected_starts: list[str],
 ) -> None:
-    """Paging over several pages; the next startIndex never trusts the response's echo."""
+    """Paging over several pages, also when the server returns fewer than asked (RFC 7644
+    §3.4.2.4): the walk ends on totalResults, never on a short page, and the next startIndex
+    counts what was received, never trusting the response's echo.
+    """
     stack.app.scim_zero_start_index = zero_echo
+    stack.app.scim_max_page_size = server_cap
     for n in range(extra_users):
         stack.app.add_user(f"user{n}@example.test", f"User {n}")
     stack.app.reset_calls()
@@ -167,6 +193,97 @@ def test_iter_users_pages(
     assert len(users) == 3 + extra_users
     assert [c.query["startIndex"] for c in stack.app.calls] == expected_starts
     assert {c.query["count"] for c in stack.app.calls} == {str(page_size)}
+
+
+def test_the_casefold_scan_finds_an_account_beyond_a_short_first_page(stack: Stack) -> None:
+    """The scan before a deactivation must walk the whole company even when the server
+    returns short pages: stopping at the first one would leave access unrevoked.
+    """
+    stack.app.scim_max_page_size = 2
+    for n in range(5):
+        stack.app.add_user(f"user{n}@example.test", f"User {n}")
+    stack.app.add_user("Late.Comer@Example.test", "Late Comer")
+    found = stack.client().find_by_email_casefold("late.comer@example.test")
+    assert found is not None
+    assert found.email == "Late.Comer@Example.test"
+    assert len(stack.app.calls) == 5
+
+
+def list_server(pages: Callable[[int, int], dict[str, Any]]) -> TeamViewerClient:
+    """A client against a SCIM list endpoint whose body ``pages(startIndex, count)`` decides."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        start = int(request.url.params["startIndex"])
+        count = int(request.url.params["count"])
+        return httpx.Response(200, json=pages(start, count))
+
+    return in_process(handler)
+
+
+def scim_users(first: int, number: int) -> list[dict[str, Any]]:
+    return [
+        {"id": f"u{n}", "userName": f"user{n}@example.test", "displayName": f"U {n}", "active": True}
+        for n in range(first, first + number)
+    ]
+
+
+def test_iter_users_without_total_results_stops_at_the_first_short_page() -> None:
+    """Without totalResults the only end signal left is a short page."""
+    starts: list[int] = []
+
+    def pages(start: int, count: int) -> dict[str, Any]:
+        starts.append(start)
+        return {"Resources": scim_users(start, min(count, 7 - start + 1))}
+
+    with list_server(pages) as client:
+        assert len(list(client.iter_users(3))) == 7
+    assert starts == [1, 4, 7]
+
+
+def test_iter_users_stops_on_an_empty_page_before_total_results() -> None:
+    """A company that shrank during the walk: an empty page ends it, whatever the total said."""
+    starts: list[int] = []
+
+    def pages(start: int, count: int) -> dict[str, Any]:
+        starts.append(start)
+        resources = scim_users(start, 2) if start < 5 else []
+        return {"totalResults": 10, "Resources": resources}
+
+    with list_server(pages) as client:
+        assert [u.id for u in client.iter_users(2)] == ["u1", "u2", "u3", "u4"]
+    assert starts == [1, 3, 5]
+
+
+def test_iter_users_refuses_a_server_that_ignores_start_index() -> None:
+    """The same page again would otherwise count towards totalResults and hide the rest."""
+
+    def pages(start: int, count: int) -> dict[str, Any]:
+        return {"totalResults": 7, "Resources": scim_users(1, 2)}
+
+    with list_server(pages) as client, pytest.raises(TransientError, match="does not page"):
+        list(client.iter_users(3))
+
+
+@pytest.mark.parametrize("with_total", [True, False], ids=["total-keeps-growing", "no-total-no-end"])
+def test_iter_users_refuses_a_listing_without_end(monkeypatch: pytest.MonkeyPatch, with_total: bool) -> None:
+    """A bounded walk: fresh users forever, with a totalResults always ahead (or none at all)."""
+    monkeypatch.setattr(teamviewer_client, "_WALK_GROWTH_MARGIN", 20)
+    monkeypatch.setattr(teamviewer_client, "MAX_UNCOUNTED_USERS", 30)
+    calls: list[int] = []
+
+    def pages(start: int, count: int) -> dict[str, Any]:
+        calls.append(start)
+        assert len(calls) < 100, "the walk never stopped"
+        body: dict[str, Any] = {"Resources": scim_users(start, count)}
+        if with_total:
+            body["totalResults"] = start + count + 5
+        return body
+
+    with list_server(pages) as client, pytest.raises(TransientError, match="does not end") as caught:
+        list(client.iter_users(5))
+    limit = (1 + 5 + 5 if with_total else 30) + 20
+    assert f"past {limit} users" in str(caught.value)
+    assert len(calls) <= limit // 5 + 1
 
 
 def test_the_company_scan_stops_at_its_deadline_instead_of_running_into_a_timeout(stack: Stack) -> None:
@@ -617,9 +734,9 @@ def test_garbled_success_body_is_transient_and_not_retried() -> None:
     [
         {"userName": "a@x.test", "active": True},
         {"id": "u1", "active": True},
-        {"id": "u1", "userName": "a@x.test"},
+        {"id": "u1", "userName": "a@x.test", "active": "yes"},
     ],
-    ids=["no-id", "no-email", "no-active"],
+    ids=["no-id", "no-email", "active-not-a-boolean"],
 )
 def test_incomplete_user_is_transient(resource: dict[str, Any]) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
@@ -645,3 +762,34 @@ def test_email_from_emails_and_name_from_parts() -> None:
         assert client.get("u7") == TeamViewerAccount(
             id="u7", email="prim@x.test", name="Giv Fam", active=False
         )
+
+
+# ---------------------------------------------------------------------- optional `active`
+
+
+@pytest.mark.parametrize("raw", [{}, {"active": None}], ids=["missing", "null"])
+def test_a_user_without_active_reads_as_unknown(raw: dict[str, Any]) -> None:
+    """RFC 7643 §4.1.1: ``active`` is optional, and null means unassigned (§2.5)."""
+    resource = {"id": "u7", "userName": "a@x.test", "displayName": "A B", **raw}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=resource)
+
+    with in_process(handler) as client:
+        assert client.get("u7") == TeamViewerAccount(id="u7", email="a@x.test", name="A B", active=None)
+
+
+def test_one_user_without_active_does_not_stall_a_listing_or_a_lookup(stack: Stack) -> None:
+    """One odd account must not make the whole company unreadable (every reconcile would fail)."""
+    stack.app.scim_max_page_size = 2
+    stack.app.scim_omit_active = frozenset({"u1000002"})
+    client = stack.client()
+    accounts = {a.id: a.active for a in client.iter_users(2)}
+    assert accounts == {"u1000001": True, "u1000002": None, "u1000003": False}
+    assert client.get("u1000002") == TeamViewerAccount(
+        id="u1000002", email="Jane.Doe@Example.test", name="Jane Doe", active=None
+    )
+    found = client.find_by_email("Jane.Doe@Example.test")
+    assert found is not None and found.active is None
+    folded = client.find_by_email_casefold("jane.doe@example.test")
+    assert folded is not None and folded.active is None

@@ -38,7 +38,7 @@ def assigned(user_id: str, status: str = "ACTIVE") -> OktaAppUser:
     return OktaAppUser(id=user_id, status=status)
 
 
-def tv(account_id: str, email: str, name: str = "Jane Doe", active: bool = True) -> TeamViewerAccount:
+def tv(account_id: str, email: str, name: str = "Jane Doe", active: bool | None = True) -> TeamViewerAccount:
     return TeamViewerAccount(id=account_id, email=email, name=name, active=active)
 
 
@@ -262,3 +262,66 @@ def test_an_orphan_limit_is_reported_as_the_reason() -> None:
         OWNER: DriftReason.ORPHAN_PROTECTED,
     }
     assert not any(item.enqueue for item in items)
+
+
+# --- `active` unknown (the server left it out): the worker's rules, at the boundary -------------
+
+
+@pytest.mark.parametrize(
+    ("active", "expected"),
+    [
+        (True, (IN_SYNC, (), False)),
+        (False, (UPDATE, (Operation.ACTIVATE,), True)),
+        (None, (IN_SYNC, (), False)),
+    ],
+    ids=["active", "inactive", "unknown"],
+)
+def test_entitled_user_unknown_active_is_no_drift(
+    active: bool | None, expected: tuple[DriftCategory, tuple[Operation, ...], bool]
+) -> None:
+    """Unknown is no evidence of an inactive account: no ACTIVATE, run after run (no endless drift)."""
+    case = Case([(okta("00u1", JANE), assigned("00u1"))], [tv("u1", JANE, active=active)], {"00u1": expected})
+    found = classify(case)
+    assert (found["00u1"].category, found["00u1"].operations, found["00u1"].enqueue) == expected
+
+
+def test_entitled_user_unknown_active_still_converges_the_name() -> None:
+    case = Case([(okta("00u1", JANE), assigned("00u1"))], [tv("u1", JANE, "J. Doe", active=None)], {})
+    item = classify(case)["00u1"]
+    assert (item.category, item.operations, item.enqueue) == (UPDATE, (Operation.RENAME,), True)
+
+
+@pytest.mark.parametrize(
+    ("active", "expected"),
+    [
+        (True, (DEACTIVATE, (Operation.DEACTIVATE,), True)),
+        (False, (IN_SYNC, (), False)),
+        (None, (DEACTIVATE, (Operation.DEACTIVATE,), True)),
+    ],
+    ids=["active", "inactive", "unknown"],
+)
+def test_revoked_user_unknown_active_is_still_deactivated(
+    active: bool | None, expected: tuple[DriftCategory, tuple[Operation, ...], bool]
+) -> None:
+    """Only a definite False is already inactive: a revocation must hold."""
+    case = Case(
+        [(okta("00u1", JANE, "SUSPENDED"), assigned("00u1"))],
+        [tv("u1", JANE, active=active)],
+        {"00u1": expected},
+    )
+    found = classify(case)
+    assert (found["00u1"].category, found["00u1"].operations, found["00u1"].enqueue) == expected
+
+
+@pytest.mark.parametrize(
+    ("active", "orphan"), [(True, True), (False, False), (None, True)], ids=["active", "inactive", "unknown"]
+)
+def test_unclaimed_account_unknown_active_is_a_possibly_active_orphan(
+    active: bool | None, orphan: bool
+) -> None:
+    detector = DriftDetector(config=SyncConfig(), token_owner_id=OWNER)
+    detector.add_accounts([tv("u9", "ghost@example.com", active=active)])
+    assert [a.id for a in detector.unclaimed_accounts()] == (["u9"] if orphan else [])
+    items = detector.finish(deactivate_orphans=True, max_orphan_deactivations=5)
+    expected = [("u9", ORPHAN, (Operation.DEACTIVATE,), True)] if orphan else []
+    assert [(i.teamviewer_id, i.category, i.operations, i.enqueue) for i in items] == expected

@@ -38,7 +38,7 @@ CREATE, ACTIVATE, DEACTIVATE, RENAME, CHANGE_EMAIL = (
 
 
 def account(
-    *, email: str = EMAIL, name: str = NAME, active: bool = True, id: str = ACCOUNT_ID
+    *, email: str = EMAIL, name: str = NAME, active: bool | None = True, id: str = ACCOUNT_ID
 ) -> TeamViewerAccount:
     return TeamViewerAccount(id=id, email=email, name=name, active=active)
 
@@ -53,6 +53,8 @@ TEAMVIEWER_STATES: dict[str, TeamViewerAccount | None] = {
     "tv-email-case-only": account(email="Jane.Doe@EXAMPLE.test"),
     "tv-inactive-all-different": account(email="old@example.test", name="Old Name", active=False),
     "tv-name-case-only": account(name="jane doe"),
+    "tv-active-unknown": account(active=None),
+    "tv-active-unknown-other-name": account(name="Jane Smith", active=None),
 }
 
 # What an ACTIVE target needs on each of them (ACTIVATE, CHANGE_EMAIL, RENAME in that order).
@@ -65,12 +67,15 @@ EXPECTED_FOR_ACTIVE: dict[str, tuple[Operation, ...]] = {
     "tv-email-case-only": (),
     "tv-inactive-all-different": (ACTIVATE, CHANGE_EMAIL, RENAME),
     "tv-name-case-only": (RENAME,),
+    "tv-active-unknown": (),  # unknown is no evidence of an inactive account
+    "tv-active-unknown-other-name": (RENAME,),
 }
 
 
 def expected_for_inactive(tv_state: str) -> tuple[Operation, ...]:
     current = TEAMVIEWER_STATES[tv_state]
-    return (DEACTIVATE,) if current is not None and current.active else ()
+    # Only a definite False is already inactive: unknown is possibly active, and revoked.
+    return (DEACTIVATE,) if current is not None and current.active is not False else ()
 
 
 # --- plan table -------------------------------------------------------------------------------
@@ -180,6 +185,43 @@ def test_token_owner_is_never_deactivated(
     plan = plan_changes(desired, current, token_owner_id=token_owner_id)
 
     assert (plan.operations, plan.reason) == (operations, reason)
+
+
+@pytest.mark.parametrize(
+    ("desired", "active", "operations", "reason"),
+    [
+        pytest.param(ACTIVE_TARGET, True, (), PlanReason.IN_SYNC, id="active-target-active"),
+        pytest.param(ACTIVE_TARGET, False, (ACTIVATE,), PlanReason.CONVERGE, id="active-target-inactive"),
+        pytest.param(ACTIVE_TARGET, None, (), PlanReason.IN_SYNC, id="active-target-unknown-no-activate"),
+        pytest.param(INACTIVE_TARGET, True, (DEACTIVATE,), PlanReason.DEACTIVATE, id="revoked-active"),
+        pytest.param(INACTIVE_TARGET, False, (), PlanReason.ALREADY_INACTIVE, id="revoked-inactive"),
+        pytest.param(
+            INACTIVE_TARGET,
+            None,
+            (DEACTIVATE,),
+            PlanReason.DEACTIVATE,
+            id="revoked-unknown-still-deactivated",
+        ),
+        pytest.param(
+            DELETED_TARGET, None, (DEACTIVATE,), PlanReason.DEACTIVATE, id="deleted-unknown-still-deactivated"
+        ),
+    ],
+)
+def test_unknown_active_at_the_boundary(
+    desired: DesiredAccount, active: bool | None, operations: tuple[Operation, ...], reason: str
+) -> None:
+    """``active`` unknown (the server left it out): revocation still sent, no ACTIVATE planned."""
+    plan = plan_changes(desired, account(active=active), token_owner_id=TOKEN_OWNER)
+
+    assert (plan.operations, plan.reason) == (operations, reason)
+    if operations == (DEACTIVATE,):
+        assert to_update(plan) == PlannedUpdate(active=False, name=None, email=None), "sends active: false"
+
+
+def test_unknown_active_token_owner_is_still_protected() -> None:
+    plan = plan_changes(INACTIVE_TARGET, account(id=TOKEN_OWNER, active=None), token_owner_id=TOKEN_OWNER)
+
+    assert (plan.operations, plan.reason) == ((), PlanReason.TOKEN_OWNER_PROTECTED)
 
 
 def test_deactivation_keeps_the_email_the_worker_found() -> None:
@@ -364,7 +406,7 @@ def scenarios(draw: st.DrawFn) -> tuple[DesiredAccount, TeamViewerAccount | None
             id=draw(st.sampled_from([ACCOUNT_ID, TOKEN_OWNER])),
             email=email,
             name=draw(st.sampled_from([NAME, desired.name or NAME, "Someone Else"])),
-            active=draw(st.booleans()),
+            active=draw(st.sampled_from([True, False, None])),
         )
     token_owner_id = draw(st.sampled_from([None, TOKEN_OWNER]))
     return desired, current, token_owner_id
@@ -398,12 +440,12 @@ def test_applying_the_plan_converges_and_replanning_is_a_noop(
     if desired.presence is Presence.ACTIVE:
         assert after is not None
         assert desired.email is not None
-        assert after.active
+        assert after.active is not False, "unknown stays unknown; only a definite False is activated"
         assert after.email.lower() == desired.email.lower()
         assert after.name == desired.name
     elif desired.presence is Presence.INACTIVE:
         protected = current is not None and current.id == token_owner_id
-        assert after == current if protected else (after is None or not after.active)
+        assert after == current if protected else (after is None or after.active is False)
     else:
         assert after == current
     replan = plan_changes(desired, after, token_owner_id=token_owner_id)

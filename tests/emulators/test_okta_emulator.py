@@ -1,7 +1,8 @@
 """Fidelity of the Okta emulator: each test pins one behaviour to its reference fact.
 
 Tags refer to ``shared/reference/okta-event-hooks.md``: [SPEC] management OpenAPI spec,
-[CORE] core API reference (auth, pagination), [RL] rate limits.
+[CORE] core API reference (auth, pagination, errors, filter expressions), [RL] rate limits.
+Error codes not in the notes follow Okta's published error-code list.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tvsync.emulators.http import FaultKind, FaultPolicy, serve
+from tvsync.emulators.http import FaultKind, FaultPolicy, InjectedFault, serve
 from tvsync.emulators.okta import OktaEmulator, OktaRateLimit
+from tvsync.emulators.teamviewer import TeamViewerEmulator
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -323,12 +325,16 @@ def test_cursor_survives_deletion_between_pages(emu: OktaEmulator, http: httpx.C
     assert [u["id"] for u in rest] == ids[5:]
 
 
-def test_next_link_keeps_filter(emu: OktaEmulator, http: httpx.Client) -> None:
-    for user_id in seed_users(emu, 6):
+@pytest.mark.parametrize("parameter", ["filter", "search"])
+def test_next_link_keeps_filter_and_search(emu: OktaEmulator, http: httpx.Client, parameter: str) -> None:
+    """[CORE] the next link carries the query, so page two is still the filtered or searched list."""
+    ids = seed_users(emu, 9)
+    for user_id in ids[:6]:
         emu.set_status(user_id, "SUSPENDED")
-    items, responses = walk(http, '/api/v1/users?filter=status eq "SUSPENDED"&limit=4')
-    assert len(items) == 6
-    assert "filter=status" in responses[0].links["next"]["url"]
+    items, responses = walk(http, f'/api/v1/users?{parameter}=status eq "SUSPENDED"&limit=4')
+    assert [item["id"] for item in items] == ids[:6]
+    assert len(responses) == 2
+    assert httpx.URL(responses[0].links["next"]["url"]).params[parameter] == 'status eq "SUSPENDED"'
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "abc"])
@@ -393,12 +399,88 @@ def test_list_hides_deprovisioned_unless_filtered(
         "status eq ACTIVE",
         'status eq "A" and id eq "x" or id eq "y"',
         'lastUpdated eq "x"',
+        'profile.displayName eq "Frank Fischer"',  # [SPEC] filter takes only seven properties
+        'profile.Email eq "a@example.com"',  # [CORE] attribute names are case-sensitive
+        'profile.email eq "a\\q@example.com"',  # [CORE] not a valid JSON string
+        'profile.email eq "a@example.com" and',
     ],
 )
 def test_unsupported_filter_is_400(http: httpx.Client, expression: str) -> None:
     response = http.get("/api/v1/users", params={"filter": expression})
     assert response.status_code == 400
     assert response.json()["errorCode"] == "E0000031"
+
+
+@pytest.fixture
+def frank(emu: OktaEmulator) -> str:
+    """A user whose login is not his email, so only ``profile.email`` can find him by email."""
+    emu.add_user("someone.else@example.com", "Someone", "Else")
+    return str(
+        emu.add_user("Frank.Fischer@example.com", "Frank", "Fischer", login="ffischer@example.com")["id"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("parameter", "expression", "found"),
+    [
+        ("filter", 'profile.email eq "Frank.Fischer@example.com"', True),
+        ("filter", 'profile.email eq "frank.fischer@example.com"', False),
+        ("filter", 'profile.email EQ "Frank.Fischer@example.com"', True),
+        ("filter", 'status eq "active"', False),
+        ("search", 'profile.email eq "frank.fischer@example.com"', True),
+        ("search", 'profile.email eq "FRANK.FISCHER@EXAMPLE.COM"', True),
+        ("search", 'profile.email Eq "frank.fischer@example.com"', True),
+        ("search", 'status eq "active" AND profile.lastName eq "FISCHER"', True),
+        ("search", 'profile.Email eq "frank.fischer@example.com"', False),
+        ("search", 'profile.email eq "frank.fischer@example.co"', False),
+        ("search", 'profile.email eq "fränk.fischer@example.com"', False),
+        ("search", 'profile.displayName eq "frank fischer"', True),
+        ("search", 'profile.email eq "Frank.Fischer\\u0040example.com"', True),
+    ],
+)
+def test_filter_values_are_case_sensitive_and_search_values_are_not(
+    http: httpx.Client, frank: str, parameter: str, expression: str, found: bool
+) -> None:
+    """[SPEC] filter: "case-sensitive for property names and query values"; search: "Property names
+    ... are case sensitive, whereas operators ... and string values are case insensitive", and
+    "diacritical marks are significant". [CORE] operators are case-insensitive; literals are JSON.
+    """
+    response = http.get("/api/v1/users", params={parameter: expression})
+    assert response.status_code == 200, response.text
+    assert [user["id"] for user in response.json()] == ([frank] if found else [])
+
+
+@pytest.mark.parametrize("parameter", ["filter", "search"])
+def test_filter_and_search_results_include_deprovisioned_users(
+    emu: OktaEmulator, http: httpx.Client, frank: str, parameter: str
+) -> None:
+    """[SPEC] "Returned users include those with the DEPROVISIONED status" (both parameters)."""
+    emu.set_status(frank, "DEPROVISIONED")
+    expression = 'profile.email eq "Frank.Fischer@example.com"'
+    assert [u["id"] for u in http.get("/api/v1/users", params={parameter: expression}).json()] == [frank]
+    assert frank not in [u["id"] for u in http.get("/api/v1/users").json()]
+
+
+def test_string_literals_are_json_strings(emu: OktaEmulator, http: httpx.Client) -> None:
+    """[CORE] "String literals must be valid JSON strings": quotes and backslashes are escaped."""
+    odd = emu.add_user('"odd\\one"@example.com', "Odd", "One", login="odd@example.com")["id"]
+    expression = 'profile.email eq "\\"ODD\\\\one\\"@example.com"'
+    assert [u["id"] for u in http.get("/api/v1/users", params={"search": expression}).json()] == [odd]
+
+
+def test_logical_operators_inside_a_value_stay_in_the_value(emu: OktaEmulator, http: httpx.Client) -> None:
+    user = emu.add_user("smith@example.com", "Anna", "Smith and Jones or Brown")["id"]
+    expression = 'profile.lastName eq "Smith and Jones or Brown" and status eq "ACTIVE"'
+    assert [u["id"] for u in http.get("/api/v1/users", params={"filter": expression}).json()] == [user]
+
+
+def test_filter_and_search_together_is_400(http: httpx.Client, frank: str) -> None:
+    """Okta's error-code list: E0000033 "Can't specify a search query and filter in the same request"."""
+    response = http.get(
+        "/api/v1/users", params={"filter": 'status eq "ACTIVE"', "search": 'status eq "ACTIVE"'}
+    )
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "E0000033"
 
 
 # ---------------------------------------------------------------- rate limits
@@ -499,6 +581,42 @@ def test_server_error_fault_does_not_run_the_app(clock: FakeClock) -> None:
         assert http.get("/api/v1/users").status_code >= 500
     assert emu.calls[-1].status is None
     assert emu.calls[-1].fault is not None
+
+
+@pytest.mark.parametrize("loopback", [False, True], ids=["in-process", "loopback"])
+def test_server_error_fault_answers_with_okta_error_body(loopback: bool) -> None:
+    """[CORE] every error is Okta's JSON error object, injected 5xx included: E0000009 for a 500
+    ("Internal Server Error"), E0000010 for a 503, per Okta's error-code list."""
+    emu = OktaEmulator(faults=FaultPolicy(failure_rate=1.0, seed=4, kinds=(FaultKind.SERVER_ERROR,)))
+    expected = {
+        500: ("E0000009", "Internal Server Error"),
+        502: ("E0000009", "Internal Server Error"),  # Okta lists no 502 code
+        503: ("E0000010", "Service is in read only mode"),
+    }
+    with serve(emu) as server:
+        base_url, transport = (server.url, None) if loopback else (ORG, emu.transport())
+        with httpx.Client(base_url=base_url, transport=transport, headers=AUTH) as http:
+            answers = [http.get("/api/v1/users") for _ in range(12)]
+    assert {a.status_code for a in answers} == set(expected), "the seed must draw every status"
+    for answer in answers:
+        body = answer.json()
+        assert (body["errorCode"], body["errorSummary"]) == expected[answer.status_code]
+        assert body["errorLink"] == body["errorCode"]
+        assert re.fullmatch(r"oae[0-9A-Za-z]{22}", body["errorId"])
+        assert body["errorCauses"] == []
+        assert "error" not in body and "error_description" not in body
+    assert len({a.json()["errorId"] for a in answers}) == len(answers)
+
+
+def test_teamviewer_emulator_keeps_its_own_injected_error_body() -> None:
+    """The body of an injected fault is each app's to choose; TeamViewer's stays its v1 body."""
+    fault = InjectedFault(kind=FaultKind.SERVER_ERROR, after_apply=False, status=502)
+    response = TeamViewerEmulator().injected_server_error(fault)
+    assert (response.status, response.body) == (
+        502,
+        {"error": "internal_error", "error_description": "Injected server error", "error_code": 502},
+    )
+    assert OktaEmulator().injected_server_error(fault).body["errorCode"] == "E0000009"
 
 
 def test_call_log_records_requests(emu: OktaEmulator, http: httpx.Client, clock: FakeClock) -> None:

@@ -20,6 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import Aws, FakeLambdaContext, emf_metrics
+from tests.contracts.okta_payloads import OktaContract
 from tests.functions.test_worker import Pipeline, add_assigned, start_pipeline
 from tvsync.adapters.sync_state import SyncState, SyncStateStore
 from tvsync.emulators.http import FaultPolicy, RunningServer
@@ -261,6 +262,7 @@ def test_a_user_okta_describes_unreadably_is_recorded_as_invalid_not_retried(
     aws: Aws,
     monkeypatch: pytest.MonkeyPatch,
     servers: list[RunningServer],
+    okta_contract: OktaContract,
 ) -> None:
     p, _ = start(aws, monkeypatch, servers)
     user = add_assigned(p, "carol.chen@example.com", "Carol", "Chen")
@@ -279,6 +281,10 @@ def test_a_user_okta_describes_unreadably_is_recorded_as_invalid_not_retried(
     out = capsys.readouterr().out
     assert emf_metrics(out).get("InvalidRequests") == 1
     assert any(line.get("event_uuid") == uuid and line["level"] == "WARNING" for line in log_lines(caplog))
+    # The body is broken on purpose: take back the Okta contract violation it provokes.
+    assert [v.split(": ", 1)[1] for v in okta_contract.take()] == [
+        "$.profile.email: missing, but OktaProfile requires it"
+    ]
 
 
 def test_an_unreadable_sync_state_is_logged_and_counted_and_keeps_the_mapping(
@@ -314,7 +320,14 @@ def test_an_unreadable_sync_state_is_logged_and_counted_and_keeps_the_mapping(
     assert line["level"] == "ERROR" and "ProvisionedThroughputExceededException" in line["error"]
     assert "Traceback" in line["traceback"]
     assert emf_metrics(out).get("TransientFailures") == 1
-    assert p.state(user) == mapped, "nothing written over the record it could not read"
+    after = p.state(user)
+    assert after is not None
+    # Only the outcome is recorded (a partial update): the mapping it could not read survives.
+    assert after.model_dump(exclude={"last_outcome", "last_reason", "updated_at"}) == mapped.model_dump(
+        exclude={"last_outcome", "last_reason", "updated_at"}
+    )
+    assert after.last_outcome == "retrying"
+    assert "ProvisionedThroughputExceededException" in (after.last_reason or "")
 
 
 def test_an_unexpected_failure_is_recorded_as_the_last_error_with_emails_masked(

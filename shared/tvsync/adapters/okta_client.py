@@ -8,14 +8,20 @@ those reads and nothing else, and turns every failure into one of the error clas
 A 404 on a single read is not an error here: a missing user means "deleted" and a missing
 assignment means "unassigned", both of which the core turns into "deactivate". Because that
 answer deactivates accounts, only Okta's own "resource not found" (``E0000007``) counts: a
-404 page from a proxy or a mistyped org URL is an ``InvalidError``, never a mass offboarding. Lists are
-walked by following ``Link: rel="next"`` [CORE] page by page, so memory stays bounded by
-one page however large the org is.
+404 page from a proxy or a mistyped org URL is an ``InvalidError``, never a mass offboarding.
+
+Lists are walked by following ``Link: rel="next"`` [CORE] page by page until a page carries
+none, so memory stays bounded by one page however large the org is. A short or even empty
+page is not the end; only the missing link is. Because a walk that silently stops early
+would make users look deleted, every way a walk can go wrong (a link out of the org, a
+loop, endless empty pages, a link that changes the query) raises instead.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote
 
@@ -38,10 +44,10 @@ from tvsync.adapters.http import (
     send,
 )
 from tvsync.adapters.retry import NO_RETRY, RetryPolicy
-from tvsync.models.okta import OktaAppUser, OktaUser
+from tvsync.models.okta import OktaAppUser, OktaUser, OktaUserStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from types import TracebackType
 
     import httpx
@@ -52,6 +58,17 @@ _Model = TypeVar("_Model", OktaUser, OktaAppUser)
 
 #: Longest server-provided text copied into an exception: enough to diagnose, never a dump.
 _MAX_DETAIL = 300
+
+#: Empty pages in a row that still link to a next page before a walk is refused. One can be
+#: legitimate (the rest of a page deleted while walking); an endless run would never finish.
+_MAX_EMPTY_PAGES = 5
+
+#: Query parameters that decide *which* items a list holds: a next link must carry them
+#: unchanged, or the walk would silently continue through a different list.
+_QUERY_DEFINING = ("filter", "search", "expand")
+
+#: Page size of an email lookup: one page holds every match in practice.
+_LOOKUP_PAGE_SIZE = 20
 
 
 class OktaClient:
@@ -103,22 +120,41 @@ class OktaClient:
         return None if body is None else _parse(OktaAppUser, body, "get_app_user")
 
     def find_by_email(self, email: str) -> OktaUser | None:
-        """The Okta user whose email this is, DEPROVISIONED ones included; ``None`` if none.
+        """The Okta user whose ``profile.email`` is this address, ignoring case; ``None`` if none.
 
-        Tries the login first (one read; the product requires Email as the username
-        format, and Okta matches logins case-insensitively), then ``profile.email`` with a
-        filter, which also finds deprovisioned users. Only a user whose ``profile.email``
-        really is this address (ignoring case) counts.
+        This answer keeps a TeamViewer account from being treated as an orphan, so a miss
+        must really mean "no such Okta user". Two reads, the second only when the first
+        did not find the owner:
+
+        1. the login: one cheap read of current data; Okta matches logins
+           case-insensitively and the product requires Email as the username format. A user
+           found by login whose ``profile.email`` is another address is not the owner —
+           someone else's login can equal this address — so the lookup goes on, and so it
+           does for a DEPROVISIONED owner, in case a live user shares the address;
+        2. ``search`` on ``profile.email``: its string values are case-insensitive and its
+           results include DEPROVISIONED users [SPEC]. ``filter`` would not do: it compares
+           values case-sensitively [SPEC], so ``frank.fischer@…`` would miss the live user
+           ``Frank.Fischer@…`` and the account would pass for an orphan.
+
+        ``search`` reads an eventually consistent index [SPEC]; the login read covers a
+        user created a moment ago. Among several users sharing the address, one that is not
+        DEPROVISIONED wins.
         """
-        wanted = email.strip().lower()
-        by_login = self.get_user(email.strip())
-        if by_login is not None and by_login.profile.email.strip().lower() == wanted:
-            return by_login
-        quoted = email.strip().replace("\\", "\\\\").replace('"', '\\"')
-        for user in self.iter_users(page_size=10, filter=f'profile.email eq "{quoted}"'):
-            if user.profile.email.strip().lower() == wanted:
-                return user
-        return None
+        address = email.strip()
+        if not address:
+            raise ValueError("email must not be empty")
+        wanted = address.lower()
+
+        def owns(user: OktaUser) -> bool:
+            return user.profile.email.strip().lower() == wanted
+
+        by_login = self.get_user(address)
+        owner = by_login if by_login is not None and owns(by_login) else None
+        if owner is not None and owner.status is not OktaUserStatus.DEPROVISIONED:
+            return owner
+        expression = f"profile.email eq {_string_literal(address)}"
+        searched = (u for u in self.iter_users(page_size=_LOOKUP_PAGE_SIZE, search=expression) if owns(u))
+        return _preferred(chain((owner,) if owner is not None else (), searched))
 
     def check(self) -> None:
         """Prove the org URL and token work with the cheapest authenticated read; raise otherwise."""
@@ -136,11 +172,23 @@ class OktaClient:
                 raise InvalidError(SERVICE, "list_app_users", "assignment without the embedded user")
             yield _parse(OktaAppUser, item, "list_app_users"), _parse(OktaUser, user, "list_app_users")
 
-    def iter_users(self, *, page_size: int = 200, filter: str | None = None) -> Iterator[OktaUser]:
-        """Every user; Okta leaves DEPROVISIONED users out unless ``filter`` is given [SPEC]."""
+    def iter_users(
+        self, *, page_size: int = 200, filter: str | None = None, search: str | None = None
+    ) -> Iterator[OktaUser]:
+        """Every user, or those matching ``filter`` or ``search`` (Okta refuses both at once).
+
+        Okta leaves DEPROVISIONED users out of a plain list, and includes them when a
+        ``filter`` or ``search`` is given [SPEC]. ``filter`` compares values
+        case-sensitively and reads current data; ``search`` ignores the case of values
+        and reads an eventually consistent index [SPEC].
+        """
+        if filter is not None and search is not None:
+            raise ValueError("Okta accepts filter or search, not both")
         params = {"limit": _limit(page_size)}
         if filter is not None:
             params["filter"] = filter
+        if search is not None:
+            params["search"] = search
         for item in self._paged("list_users", "/api/v1/users", params):
             yield _parse(OktaUser, item, "list_users")
 
@@ -159,10 +207,16 @@ class OktaClient:
         return self._retry.call(attempt)
 
     def _paged(self, operation: str, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
-        """Yield items page by page, each page one retried exchange, following rel="next" [CORE]."""
+        """Yield items page by page, each page one retried exchange, following rel="next" [CORE].
+
+        The walk ends only when a page has no next link — a short page is not the end. A
+        next link seen before (a loop) or more than ``_MAX_EMPTY_PAGES`` empty pages in a
+        row that still link onwards raise ``InvalidError``: neither would ever finish.
+        """
         url: str = path
         query: dict[str, str] | None = params
         seen: set[str] = set()
+        empty_in_a_row = 0
         while True:
 
             def attempt(url: str = url, query: dict[str, str] | None = query) -> httpx.Response:
@@ -177,16 +231,29 @@ class OktaClient:
                     SERVICE, operation, "expected a JSON array of objects", status=response.status_code
                 )
             yield from body
-            following = self._next_link(response, operation)
+            following = self._next_link(response, operation, params)
             if following is None:
                 return
             if following in seen:
                 raise InvalidError(SERVICE, operation, "pagination loops back to a page already read")
+            empty_in_a_row = 0 if body else empty_in_a_row + 1
+            if empty_in_a_row > _MAX_EMPTY_PAGES:
+                raise InvalidError(
+                    SERVICE, operation, f"pagination returned {empty_in_a_row} empty pages in a row"
+                )
             seen.add(following)
             url, query = following, None
 
-    def _next_link(self, response: httpx.Response, operation: str) -> str | None:
-        """The rel="next" URL, refused if it leaves the org: the token must never go elsewhere."""
+    def _next_link(self, response: httpx.Response, operation: str, params: dict[str, str]) -> str | None:
+        """The rel="next" URL, checked, with any parameter of the first request it dropped restored.
+
+        Refused if it leaves the org (the token must never go elsewhere) or if it changes a
+        parameter that decides the list's content (``filter``, ``search``, ``expand``): the
+        walk would go on through a different list. Okta's next links repeat the request's
+        parameters (the [CORE] example keeps ``limit``); one that drops a parameter gets it
+        back, so a search page is never followed by a page of everyone. The server's values
+        win for the rest (it may clamp ``limit``).
+        """
         target = response.links.get("next", {}).get("url")
         if not target:
             return None
@@ -194,6 +261,13 @@ class OktaClient:
         base = self._http.base_url
         if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
             raise InvalidError(SERVICE, operation, "pagination link points outside the Okta org")
+        for name in _QUERY_DEFINING:
+            linked = url.params.get_list(name)
+            if linked and linked != ([params[name]] if name in params else []):
+                raise InvalidError(SERVICE, operation, f"pagination link changes the {name} parameter")
+        missing = {name: value for name, value in params.items() if name not in url.params}
+        if missing:
+            url = url.copy_merge_params(missing)
         return str(url)
 
     def _exchange(
@@ -280,6 +354,21 @@ def _parse(model: type[_Model], body: dict[str, Any], operation: str) -> _Model:
         raise InvalidError(
             SERVICE, operation, f"unexpected {model.__name__} shape: {', '.join(fields)}"
         ) from None
+
+
+def _string_literal(value: str) -> str:
+    """``value`` as a string literal of Okta's filter and search expressions: a JSON string [CORE]."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _preferred(users: Iterable[OktaUser]) -> OktaUser | None:
+    """The first user not DEPROVISIONED, else the first one; reads further only while needed."""
+    fallback: OktaUser | None = None
+    for user in users:
+        if user.status is not OktaUserStatus.DEPROVISIONED:
+            return user
+        fallback = fallback or user
+    return fallback
 
 
 def _segment(value: str, name: str) -> str:

@@ -4,16 +4,26 @@ The item doubles as the Okta-user -> TeamViewer-account mapping: with the accoun
 the worker reads the account by id (one call) instead of searching by email, and it still
 finds the account after the user's email changed in Okta. Writes are read-modify-write,
 which is safe because the FIFO queue hands one user's messages to one worker at a time.
+
+Two writes are partial updates instead, because they must not replace what is stored with
+an older view of it: recording why a sync failed or was refused (``record_outcome``) and
+recording, just before a create, which email is being created (``mark_pending_create``).
+The second is what makes a create crash-safe: should the invocation die after TeamViewer
+created the account but before the mapping is stored, the next sync of the user finds the
+intent and adopts that account before deciding anything, even if the user's email has
+changed in Okta since.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 
 from tvsync.models.teamviewer import TeamViewerAccount
+from tvsync.observability import mask_emails
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,6 +51,16 @@ class SyncState(BaseModel):
     last_reason: str | None = None
     last_operations: list[str] = []
     updated_at: AwareDatetime
+    #: Set just before a create is sent, cleared once its result is recorded: the email of an
+    #: account that may exist in TeamViewer without being mapped here yet.
+    pending_create_email: str | None = None
+    pending_create_at: AwareDatetime | None = None
+
+    @field_validator("last_reason")
+    @classmethod
+    def _mask_reason(cls, reason: str | None) -> str | None:
+        """Reasons are free text (often a server's error message): no email is ever stored in one."""
+        return None if reason is None else mask_emails(reason)
 
     @property
     def email_key(self) -> str | None:
@@ -54,8 +74,24 @@ class SyncState(BaseModel):
             id=self.teamviewer_id,
             email=self.teamviewer_email,
             name=self.teamviewer_name,
-            active=bool(self.teamviewer_active),
+            active=self.teamviewer_active,
         )
+
+    def with_account(self, account: TeamViewerAccount) -> SyncState:
+        """This record mapped to ``account`` as it is now, with no create left pending."""
+        return self.model_copy(
+            update={
+                "teamviewer_id": account.id,
+                "teamviewer_email": account.email,
+                "teamviewer_name": account.name,
+                "teamviewer_active": account.active,
+                "pending_create_email": None,
+                "pending_create_at": None,
+            }
+        )
+
+    def without_pending_create(self) -> SyncState:
+        return self.model_copy(update={"pending_create_email": None, "pending_create_at": None})
 
 
 class SyncStateStore:
@@ -71,6 +107,44 @@ class SyncStateStore:
 
     def put(self, state: SyncState) -> None:
         self._dynamodb.put_item(TableName=self._table, Item=_to_item(state))
+
+    def record_outcome(self, okta_user_id: str, *, outcome: str, reason: str, at: datetime) -> None:
+        """Set only the last outcome, its reason and the time; everything else stays as stored.
+
+        Used where the sync did not finish (a retry, a refusal): the mapping and a pending
+        create must survive it, and the record is created if the user has none yet.
+        """
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key={"okta_user_id": {"S": okta_user_id}},
+            UpdateExpression="SET last_outcome = :o, last_reason = :r, updated_at = :t",
+            ExpressionAttributeValues={
+                ":o": {"S": outcome},
+                ":r": {"S": mask_emails(reason)},
+                ":t": {"S": at.isoformat()},
+            },
+        )
+
+    def mark_pending_create(self, okta_user_id: str, *, email: str, outcome: str, at: datetime) -> None:
+        """Record, before the create is sent, that an account with ``email`` may be about to exist.
+
+        ``outcome`` is what the record shows until the sync records its real one: visible in
+        ``tvsync status`` only if the sync never got that far.
+        """
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key={"okta_user_id": {"S": okta_user_id}},
+            UpdateExpression=(
+                "SET pending_create_email = :e, pending_create_at = :t, updated_at = :t,"
+                " last_outcome = :o, last_reason = :r"
+            ),
+            ExpressionAttributeValues={
+                ":e": {"S": email},
+                ":t": {"S": at.isoformat()},
+                ":o": {"S": outcome},
+                ":r": {"S": "create sent; its result is not recorded yet"},
+            },
+        )
 
     def find_by_email(self, email: str) -> list[SyncState]:
         response = self._dynamodb.query(

@@ -54,6 +54,12 @@ SSO_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:teamviewer:1.0:SsoUser
 PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SCIM_CONTENT_TYPE = "application/scim+json"
 DEFAULT_PAGE_SIZE = 100
+#: A listing without ``totalResults`` is refused beyond this many users: an end it never
+#: reaches must not turn into a walk without end. TeamViewer documents no company size.
+MAX_UNCOUNTED_USERS = 1_000_000
+#: How far a listing may run past the ``totalResults`` its first page announced: users
+#: created while a walk is under way are legitimate, a count that grows forever is not.
+_WALK_GROWTH_MARGIN = 10_000
 #: Server-supplied text is cut to this length before it goes into an exception message.
 _MAX_DETAIL = 200
 
@@ -108,7 +114,13 @@ class TeamViewerClient:
     # ------------------------------------------------------------------ lookups
 
     def find_by_email(self, email: str) -> TeamViewerAccount | None:
-        """One exact SCIM query; finds the account only if TeamViewer stores the same case."""
+        """One ``userName eq`` SCIM query, for the account with this email in any letter case.
+
+        TeamViewer's filter is case-sensitive ([SCIM]), so there it finds the account only
+        when it is stored in the same case; a server that follows RFC 7643 (``userName`` is
+        ``caseExact: false``) also answers other cases. Either way the client keeps only
+        the asked-for email: the exact spelling first, else one differing only in case.
+        """
         value = email.replace("\\", "\\\\").replace('"', '\\"')
         body = self._json("find_by_email", "GET", SCIM_USERS, params={"filter": f'userName eq "{value}"'})
         accounts = [_account(r, "find_by_email") for r in _resources(body, "find_by_email")]
@@ -135,8 +147,21 @@ class TeamViewerClient:
     ) -> Iterator[TeamViewerAccount]:
         """All company users, one SCIM page in memory at a time.
 
+        A page may hold fewer users than asked for (RFC 7644 §3.4.2.4: ``count`` is a
+        maximum), so a short page is no sign of the end: the walk goes on until
+        ``totalResults`` users have been received, or a page comes back empty (the company
+        shrank meanwhile). Only a server that leaves ``totalResults`` out is taken to have
+        finished at its first short page. Stopping early would hide accounts: the
+        case-insensitive scan before a deactivation would miss the account (access never
+        revoked) and the reconciler would see part of the company.
+
         The next ``startIndex`` is computed from what was asked and received, never from the
         response's ``startIndex``: [SCIM]'s own example echoes 0 for a 1-based index.
+
+        A walk that does not end is refused with ``TransientError`` rather than followed:
+        a page that repeats the previous one (the server ignores ``startIndex``), or more
+        users than the company had when the walk began plus a generous margin
+        (``totalResults`` that keeps growing).
 
         No page is requested once ``deadline`` (``time.monotonic()``) has passed: the walk
         raises ``TransientError`` instead, so a caller inside a Lambda can still report
@@ -145,6 +170,8 @@ class TeamViewerClient:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         start, seen = 1, 0
+        limit: int | None = None
+        previous_ids: list[str] = []
         while True:
             if deadline is not None and time.monotonic() >= deadline:
                 raise TransientError(
@@ -152,14 +179,35 @@ class TeamViewerClient:
                 )
             params = {"startIndex": str(start), "count": str(page_size)}
             body = self._json("list_users", "GET", SCIM_USERS, params=params)
-            resources = _resources(body, "list_users")
-            for resource in resources:
-                yield _account(resource, "list_users")
-            seen += len(resources)
-            total = body.get("totalResults")
-            if len(resources) < page_size or (isinstance(total, int) and seen >= total):
+            accounts = [_account(r, "list_users") for r in _resources(body, "list_users")]
+            total = _total_results(body)
+            if not accounts:
                 return
-            start += len(resources)
+            ids = [account.id for account in accounts]
+            if ids == previous_ids:
+                raise TransientError(
+                    SERVICE,
+                    "list_users",
+                    f"startIndex {start} answered the previous page again after {seen} users: "
+                    "the server does not page",
+                )
+            previous_ids = ids
+            if limit is None:
+                limit = (total if total is not None else MAX_UNCOUNTED_USERS) + _WALK_GROWTH_MARGIN
+            if seen + len(accounts) > limit:
+                raise TransientError(
+                    SERVICE,
+                    "list_users",
+                    f"stopped after {seen} users: the listing went past {limit} users and does not end",
+                )
+            yield from accounts
+            seen += len(accounts)
+            if total is None:
+                if len(accounts) < page_size:
+                    return
+            elif seen >= total:
+                return
+            start += len(accounts)
 
     def get(self, user_id: str) -> TeamViewerAccount | None:
         """The company user, or ``None`` if TeamViewer answers 404 (not in the company)."""
@@ -375,11 +423,21 @@ def _resources(body: dict[str, Any], operation: str) -> list[dict[str, Any]]:
     return resources
 
 
+def _total_results(body: dict[str, Any]) -> int | None:
+    """``totalResults`` when the server gave a usable one (a non-negative integer), else None."""
+    total = body.get("totalResults")
+    if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
+        return total
+    return None
+
+
 def _account(resource: dict[str, Any], operation: str) -> TeamViewerAccount:
     """A SCIM User as a ``TeamViewerAccount``, with [SCIM]'s mapping rules for email and name."""
     user_id, active = resource.get("id"), resource.get("active")
     email = _text(resource.get("userName")) or _primary_email(resource.get("emails"))
-    if not isinstance(user_id, str) or not user_id or not email or not isinstance(active, bool):
+    # ``active`` is optional (RFC 7643 §4.1.1) and null means unassigned (RFC 7643 §2.5):
+    # both are "unknown", which the core plans for; any other non-boolean is garbage.
+    if not isinstance(user_id, str) or not user_id or not email or not isinstance(active, bool | None):
         raise _unexpected(operation)
     return TeamViewerAccount(id=user_id, email=email, name=_display_name(resource), active=active)
 

@@ -133,13 +133,13 @@ def _table(comparisons: list[UserComparison], syncs: list[SyncRecord]) -> Table:
         table.add_column(column, overflow="fold")
     for c in sorted(comparisons, key=lambda c: c.email):
         account = c.teamviewer
-        tv_state = (
-            "—"
-            if account is None
-            else f"{account.name} <{account.email}> {'active' if account.active else 'inactive'}"
-        )
+        tv_state = "—" if account is None else f"{account.name} <{account.email}> {_ACTIVITY[account.active]}"
         okta_state = f"{c.okta_status}{'' if c.assigned else ', not assigned'}"
         actions = ", ".join(dict.fromkeys(done.get(c.okta_user_id, []))) or "nothing to do"
         in_step = "✓" if c.converged else ("conflict" if c.okta_user_id in conflicted else "✗")
         table.add_row(c.email, okta_state, tv_state, actions, in_step)
     return table
+
+
+#: A SCIM user may leave ``active`` out: shown as such, never guessed.
+_ACTIVITY = {True: "active", False: "inactive", None: "active state unknown"}

@@ -27,6 +27,7 @@ from rich.table import Table
 from tvsync.cli.context import add_stack_arguments, resolve
 from tvsync.cli.output import CliError, console, err_console
 from tvsync.core.drift import DriftCategory, DriftItem
+from tvsync.observability import mask_email
 from tvsync.services.reconcile import Phase, ReconcileReport
 from tvsync.settings import ConfigurationError, ReconcileSettings
 from tvsync.wiring.reconcile import build_reconciler
@@ -86,7 +87,11 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dry-run", action="store_true", help="report only; queue nothing")
-    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the full report as JSON (emails unmasked; the table masks them)",
+    )
     parser.add_argument(
         "--deactivate-orphans",
         action="store_true",
@@ -248,7 +253,8 @@ def _print_report(report: ReconcileReport, *, show: int) -> None:
                 LABEL[item.category],
                 item.okta_user_id or "-",
                 item.teamviewer_id or "-",
-                item.email or "-",
+                # Masked like every list of people the CLI prints; the ids say who it is.
+                mask_email(item.email) or "-",
                 _change(item),
             )
         console.print(details)

@@ -30,7 +30,7 @@ from tvsync.observability import mask_email
 ORDER = 60
 
 #: Outcomes an admin has to look at; everything else converged (or was deliberately skipped).
-PROBLEMS = ("conflict", "invalid", "retrying")
+PROBLEMS = ("conflict", "invalid", "retrying", "creating")
 
 MEANING = {
     "applied": "TeamViewer was changed to match Okta",
@@ -39,6 +39,7 @@ MEANING = {
     "conflict": "the email belongs to a TeamViewer account outside the company",
     "invalid": "Okta or TeamViewer refused a request, or the message was unreadable; not retried",
     "retrying": "failed for now; SQS redelivers it (DLQ after 10 tries)",
+    "creating": "a create was sent and the run died before recording it; the next sync adopts the account",
 }
 
 DESCRIPTION = """\

@@ -26,6 +26,11 @@ Decisions that need the whole picture wait for the end of the walk:
 
 Creates and updates are final as soon as the user is seen, so they can be queued while
 the walk goes on. If the walk fails half-way, nothing destructive has been decided.
+
+An account whose ``active`` is unknown (``None``, the server left it out) follows
+``tvsync.core.plan``'s rules: it is never "already inactive" (a revoked user's account is
+still deactivated), never needs an ACTIVATE for an entitled user, and, unclaimed, it is a
+possibly active orphan. Only ``active is False`` counts as inactive anywhere here.
 """
 
 from __future__ import annotations
@@ -104,7 +109,8 @@ class _Slot:
     id: str
     email: str
     name: str
-    active: bool
+    active: bool | None
+    """``None``: the server did not say; possibly active (see the module docstring)."""
     claimed_by: str | None = None
     """The Okta user entitled to this account (an ACTIVE desired state), once seen."""
     deferred: list[tuple[str, DesiredAccount]] | None = None
@@ -215,7 +221,7 @@ class DriftDetector:
     def _observe_revoked(
         self, okta_user_id: str, desired: DesiredAccount, slot: _Slot | None
     ) -> DriftItem | None:
-        if slot is None or not slot.active:
+        if slot is None or slot.active is False:
             plan = plan_changes(desired, slot.account() if slot else None, token_owner_id=self.token_owner_id)
             return DriftItem(
                 DriftCategory.IN_SYNC, plan.reason, okta_user_id, slot.id if slot else None, desired.email
@@ -232,7 +238,7 @@ class DriftDetector:
     # ------------------------------------------------------------------ end of the walk
 
     def unclaimed_accounts(self) -> list[TeamViewerAccount]:
-        """Active accounts no Okta user seen so far claims: orphans, unless an owner turns up.
+        """Possibly active accounts no Okta user seen so far claims: orphans, unless an owner turns up.
 
         When only the app's assignments were walked, an unassigned (or deactivated) Okta
         user's account is in this list too; the service looks each email up in Okta and
@@ -242,7 +248,7 @@ class DriftDetector:
         return [
             slot.account()
             for slot in self._by_id.values()
-            if slot.active and slot.claimed_by is None and not slot.deferred
+            if slot.active is not False and slot.claimed_by is None and not slot.deferred
         ]
 
     def finish(
@@ -259,7 +265,7 @@ class DriftDetector:
         for slot in self._by_id.values():
             if slot.deferred:
                 items.extend(self._decide_deferred(slot, slot.deferred))
-            elif slot.active and slot.claimed_by is None:
+            elif slot.active is not False and slot.claimed_by is None:
                 orphans.append(slot)
         protected = [s for s in orphans if s.id == self.token_owner_id]
         candidates = [s for s in orphans if s.id != self.token_owner_id]

@@ -3,6 +3,23 @@
 Pure so that every combination of Okta state and TeamViewer state is a table test, and so
 that ``DRY_RUN``, ``tvsync check`` and the worker all share one answer to "what would
 change?". The worker executes a plan; it never decides anything itself.
+
+An account whose ``active`` is unknown (``None``: the SCIM server left the optional
+attribute out, RFC 7643 §4.1.1) is planned for with two rules, one per direction, both
+chosen so that an unknown state can only ever err on the side of Okta's intent:
+
+- desired INACTIVE: only ``active is False`` is "already inactive". Unknown is treated as
+  possibly active, so the deactivation is still sent — a revocation must hold, and an
+  extra ``active: false`` to an account that was already inactive changes nothing. The
+  price, accepted: a server that never states ``active`` gets that write again whenever
+  the account is read afresh (each reconcile), because it never reads as inactive.
+- desired ACTIVE: only ``active is False`` asks for an ACTIVATE. Unknown is no evidence of
+  an inactive account, and planning an ACTIVATE for it would be repeated on every run
+  (the answer never says ``true``) — endless drift and a write per reconcile. Name and
+  email still converge.
+
+``tvsync.core.drift`` reads accounts with the same rules (it calls ``plan_changes``), and
+treats an unclaimed account with unknown ``active`` as a possibly active orphan.
 """
 
 from __future__ import annotations
@@ -136,7 +153,8 @@ def _plan_inactive(
     if current is None:
         return Plan((), PlanReason.NO_ACCOUNT, email=desired.email)
     email = desired.email or current.email
-    if not current.active:
+    # Unknown (None) is possibly active: only a definite False spares the deactivation.
+    if current.active is False:
         return Plan((), PlanReason.ALREADY_INACTIVE, email=email, account_id=current.id)
     if token_owner_id is not None and current.id == token_owner_id:
         return Plan((), PlanReason.TOKEN_OWNER_PROTECTED, email=email, account_id=current.id)
@@ -151,7 +169,8 @@ def _plan_active(desired: DesiredAccount, current: TeamViewerAccount | None) -> 
     if current is None:
         return Plan((Operation.CREATE,), PlanReason.CREATE, email=email, name=name)
     needed = {
-        Operation.ACTIVATE: not current.active,
+        # Unknown (None) is no evidence of an inactive account: nothing to activate.
+        Operation.ACTIVATE: current.active is False,
         Operation.CHANGE_EMAIL: not emails_match(current.email, email),
         Operation.RENAME: current.name != name,
     }

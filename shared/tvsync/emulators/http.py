@@ -9,7 +9,9 @@ An emulator is an ``EmulatorApp``: a function from ``EmulatorRequest`` to
 Faults (``FaultPolicy``) are injected here, identically on both paths, from a seeded
 ``random.Random`` so a failing run can be reproduced: server errors, timeouts and dropped
 connections — the last two either before the app ran or *after* it changed its state,
-which is exactly the case that makes a client's retry dangerous.
+which is exactly the case that makes a client's retry dangerous. The body of an injected
+server error is the app's to decide (``EmulatorApp.injected_server_error``), so each emulator
+answers in its own service's error format.
 """
 
 from __future__ import annotations
@@ -128,6 +130,21 @@ class EmulatorApp:
     def handle(self, request: EmulatorRequest) -> EmulatorResponse:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def injected_server_error(self, fault: InjectedFault) -> EmulatorResponse:
+        """The answer to an injected ``SERVER_ERROR``, in the error format of the emulated service.
+
+        A client reads the error body of a 5xx (to log it, or to classify by error code),
+        so each app answers in its own service's format; this default is TeamViewer's v1
+        error body. It runs instead of ``handle``, without the app's lock: an override
+        that touches app state takes ``self.lock`` itself.
+        """
+        body = {
+            "error": "internal_error",
+            "error_description": "Injected server error",
+            "error_code": fault.status,
+        }
+        return EmulatorResponse(fault.status, body)
+
     def dispatch(self, request: EmulatorRequest) -> tuple[EmulatorResponse | None, InjectedFault | None]:
         """Run one request through latency, fault injection and the app.
 
@@ -138,12 +155,7 @@ class EmulatorApp:
         fault = self.faults.draw()
         if fault is not None and not fault.after_apply:
             if fault.kind is FaultKind.SERVER_ERROR:
-                body = {
-                    "error": "internal_error",
-                    "error_description": "Injected server error",
-                    "error_code": fault.status,
-                }
-                return EmulatorResponse(fault.status, body), fault
+                return self.injected_server_error(fault), fault
             return None, fault
         with self.lock:
             response = self.handle(request)

@@ -7,8 +7,12 @@ has to be right about exactly those reads — the object shapes, the 404 bodies 
 ``SSWS`` token and the rate-limit headers — and nothing else. Every behaviour carries the
 tag of the source it rests on, from ``reference/okta-event-hooks.md``:
 
-- [SPEC] Okta management OpenAPI spec; [CORE] core Okta API reference (auth, pagination);
-  [RL] rate-limit reference.
+- [SPEC] Okta management OpenAPI spec; [CORE] core Okta API reference (auth, pagination,
+  errors, filter expressions); [RL] rate-limit reference.
+
+It is meant to be as strict as Okta, never kinder: a client that only works against a
+lenient fake (a ``filter`` that ignores case, a query Okta refuses, an error body Okta never
+sends) must fail here first.
 
 Where Okta's behaviour is not pinned down by those sources the emulator picks something
 plausible, says so in the docstring, and — where a test might need the other answer —
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import hmac
+import json
 import math
 import re
 import threading
@@ -39,8 +44,23 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # AS
 #: Statuses in which Okta has not (yet) recorded an activation timestamp [SPEC].
 _NOT_ACTIVATED = {OktaUserStatus.STAGED, OktaUserStatus.PROVISIONED}
 
-_CLAUSE = re.compile(r'^\s*(?P<attr>[A-Za-z][A-Za-z0-9_.]*)\s+eq\s+"(?P<value>(?:[^"\\]|\\.)*)"\s*$')
-_JOINER = re.compile(r"\s+(and|or)\s+", re.IGNORECASE)
+#: One ``<attr> <op> "<JSON string>"`` clause, and the logical operator after it [CORE].
+_CLAUSE = re.compile(
+    r'\s*(?P<attr>[A-Za-z][A-Za-z0-9_.]*)\s+(?P<op>[A-Za-z]+)\s+(?P<literal>"(?:[^"\\]|\\.)*")\s*'
+)
+_JOINER = re.compile(r"(?P<joiner>and|or)\s+", re.IGNORECASE)
+
+#: The only properties ``filter`` accepts on users [SPEC]; ``lastUpdated`` is not emulated.
+_FILTER_ATTRIBUTES = frozenset(
+    {"status", "id", "profile.login", "profile.email", "profile.firstName", "profile.lastName"}
+)
+
+#: Okta's error code and summary for an injected server error, from Okta's published error-code
+#: list; it has no code for 502, which therefore answers like a 500 (``E0000009``).
+_SERVER_ERRORS: Mapping[int, tuple[str, str]] = {
+    500: ("E0000009", "Internal Server Error"),
+    503: ("E0000010", "Service is in read only mode"),
+}
 
 
 def _base62(number: int, width: int) -> str:
@@ -123,11 +143,19 @@ class OktaEmulator(EmulatorApp):
     - ``public_url``: the scheme and host used in ``Link`` and ``_links`` URLs. By default
       it is derived from the request's ``Host`` (``http`` for loopback, else ``https``).
     - ``filter``/``search`` understand only ``<attr> eq "<value>"`` clauses joined by all
-      ``and`` or all ``or``, on ``status``, ``id`` and ``profile.<name>``, compared
-      exactly; anything else is a 400 ``E0000031``. ``search`` is answered immediately,
-      although Okta's is eventually consistent [SPEC].
+      ``and`` or all ``or`` (no parentheses, no ``sw``/``co``/``gt``...); anything else is a
+      400 ``E0000031``. What the subset does is Okta's [SPEC][CORE]: values are JSON string
+      literals, ``eq`` is case-insensitive, attribute names are case-sensitive; ``filter``
+      takes only ``status``, ``id``, ``profile.login``, ``profile.email``,
+      ``profile.firstName`` and ``profile.lastName`` and compares values case-sensitively;
+      ``search`` takes ``status``, ``id``, ``type.id`` and any ``profile.<name>`` and
+      compares string values case-insensitively (``lower()``, so diacritics still count);
+      both include DEPROVISIONED users; both at once is a 400 ``E0000033``. ``search`` is
+      answered immediately, although Okta's is eventually consistent [SPEC].
     - Error codes other than E0000007, E0000011 and E0000047 (E0000001, E0000006,
-      E0000022, E0000031) follow Okta's published error-code list, not the notes.
+      E0000009, E0000010, E0000022, E0000031, E0000033) follow Okta's published error-code
+      list, not the notes. An injected ``SERVER_ERROR`` fault answers with Okta's error
+      body too (``injected_server_error``).
     """
 
     service = "okta"
@@ -374,6 +402,12 @@ class OktaEmulator(EmulatorApp):
         self._handled.status = response.status
         return response
 
+    def injected_server_error(self, fault: InjectedFault) -> EmulatorResponse:
+        """Okta's error body for an injected 5xx [CORE]: a client must read Okta's format, not another's."""
+        code, summary = _SERVER_ERRORS.get(fault.status, _SERVER_ERRORS[500])
+        with self.lock:
+            return self._error(fault.status, code, summary)
+
     def _handle(self, request: EmulatorRequest) -> EmulatorResponse:
         limit_headers, throttled = self._count_request()
         if throttled:
@@ -424,10 +458,21 @@ class OktaEmulator(EmulatorApp):
         return EmulatorResponse(200, self._render_user(request, user))
 
     def _list_users(self, request: EmulatorRequest) -> EmulatorResponse:
-        """DEPROVISIONED users are left out unless a ``filter`` or ``search`` is given [SPEC]."""
-        expression = request.query.get("filter") or request.query.get("search")
-        if expression:
-            predicate = _parse_expression(expression)
+        """A plain list leaves DEPROVISIONED users out; ``filter`` and ``search`` results include them [SPEC].
+
+        ``filter`` compares values case-sensitively, ``search`` case-insensitively [SPEC]:
+        a lookup by email that must ignore case has to use ``search``.
+        """
+        filter_, search = request.query.get("filter"), request.query.get("search")
+        if filter_ and search:
+            raise _BadQuery(
+                "E0000033", "Bad request. Can't specify a search query and filter in the same request."
+            )
+        if filter_:
+            predicate = _parse_expression(filter_, search=False)
+            users = [u for u in self._users.values() if predicate(u)]
+        elif search:
+            predicate = _parse_expression(search, search=True)
             users = [u for u in self._users.values() if predicate(u)]
         else:
             users = [u for u in self._users.values() if u["status"] != OktaUserStatus.DEPROVISIONED.value]
@@ -570,23 +615,46 @@ def _query_string(query: Mapping[str, str]) -> str:
     return "?" + urlencode(query) if query else ""
 
 
-def _parse_expression(expression: str) -> Callable[[dict[str, Any]], bool]:
-    """Compile the small ``eq``/``and``/``or`` subset of Okta's filter and search syntax."""
-    parts = _JOINER.split(expression)
-    clauses = parts[::2]
-    joiners = {j.lower() for j in parts[1::2]}
-    if len(joiners) > 1:
-        raise _BadQuery("E0000031", "Invalid search criteria.")
+def _parse_expression(expression: str, *, search: bool) -> Callable[[dict[str, Any]], bool]:
+    """Compile the ``eq``/``and``/``or`` subset of Okta's ``filter`` (or ``search``) syntax.
+
+    String literals are JSON strings [CORE]: escapes (a quote, a backslash, ``u`` + four hex
+    digits) are decoded as JSON decodes them, and a literal that is not valid JSON is refused.
+    """
+    invalid = _BadQuery("E0000031", "Invalid search criteria.")
     tests: list[tuple[list[str], str]] = []
-    for clause in clauses:
-        found = _CLAUSE.match(clause)
-        if found is None:
-            raise _BadQuery("E0000031", "Invalid search criteria.")
-        path = found["attr"].split(".")
-        if not (path in (["status"], ["id"]) or (len(path) == 2 and path[0] == "profile")):
-            raise _BadQuery("E0000031", "Invalid search criteria.")
-        tests.append((path, re.sub(r"\\(.)", r"\1", found["value"])))
+    joiners: set[str] = set()
+    position = 0
+    while True:
+        # Scanned clause by clause, so an "and" or "or" inside a quoted value stays in the value.
+        found = _CLAUSE.match(expression, position)
+        if (
+            found is None
+            or found["op"].lower() != "eq"
+            or not _attribute_allowed(found["attr"], search=search)
+        ):
+            raise invalid
+        try:
+            expected = json.loads(found["literal"])
+        except ValueError:
+            raise invalid from None
+        tests.append((found["attr"].split("."), expected))
+        position = found.end()
+        if position == len(expression):
+            break
+        joiner = _JOINER.match(expression, position)
+        if joiner is None:
+            raise invalid
+        joiners.add(joiner["joiner"].lower())
+        position = joiner.end()
+    if len(joiners) > 1:
+        raise invalid
     combine = any if joiners == {"or"} else all
+
+    def matches(actual: Any, expected: str) -> bool:
+        if not isinstance(actual, str):
+            return False
+        return actual.lower() == expected.lower() if search else actual == expected
 
     def predicate(user: dict[str, Any]) -> bool:
         def value(path: list[str]) -> Any:
@@ -595,6 +663,14 @@ def _parse_expression(expression: str) -> Callable[[dict[str, Any]], bool]:
                 node = node.get(key) if isinstance(node, dict) else None
             return node
 
-        return combine(value(path) == expected for path, expected in tests)
+        return combine(matches(value(path), expected) for path, expected in tests)
 
     return predicate
+
+
+def _attribute_allowed(attribute: str, *, search: bool) -> bool:
+    """Attribute names are case-sensitive [CORE]: ``profile.Email`` is not ``profile.email``."""
+    if not search:
+        return attribute in _FILTER_ATTRIBUTES
+    path = attribute.split(".")
+    return path in (["status"], ["id"], ["type", "id"]) or (len(path) == 2 and path[0] == "profile")

@@ -13,6 +13,14 @@ What makes it worth faking faithfully, because the product's correctness hangs o
 - there is no DELETE: deprovisioning is ``active: false`` [SCIM] [ENTRA-KB];
 - a rate limit can come back as 429 or as 403 ``rate_limit_reached`` [PDF] §5.
 
+It is as strict as a real SCIM server where TeamViewer documents nothing looser, because a
+lenient fake hides client bugs that a strict server exposes: list pages are capped
+(``scim_max_page_size``), so every client meets short pages (RFC 7644 §3.4.2.4); a body
+must name every schema whose attributes it carries, and nothing else (RFC 7643 §3); PATCH
+needs the RFC's PatchOp URN; writes must be JSON (RFC 7644 §3.8); an empty ``filter`` is
+an invalid filter. The suite holds every SCIM body it accepts and sends against
+``scim2-models`` and the client against ``scim2-server`` (``tests/contracts``).
+
 State lives in memory and is only touched under ``self.lock``; ids are ``u`` + a
 sequential number, so a seeded run always produces the same ids.
 """
@@ -43,11 +51,30 @@ SCIM_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 SSO_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:teamviewer:1.0:SsoUser"
 SCIM_LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
-#: [SCIM] names the RFC's PatchOp URN in its text and the ``core`` one in its example; accept both.
-SCIM_PATCH_SCHEMAS = frozenset(
-    {"urn:ietf:params:scim:api:messages:2.0:PatchOp", "urn:ietf:params:scim:schemas:core:2.0:PatchOp"}
-)
+#: The PatchOp message URN of RFC 7644 §3.5.2, which [SCIM]'s parameter list requires ("Must
+#: include"). Its PATCH example shows ``urn:ietf:params:scim:schemas:core:2.0:PatchOp``
+#: instead; RFC 7644 defines no such URN and ``scim2-server`` refuses it (400 invalidSyntax),
+#: so the emulator follows the normative text and refuses it too.
+SCIM_PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SCIM_CONTENT_TYPE = "application/scim+json"
+#: Media types a SCIM write may carry: SCIM's own (RFC 7644 §8.1) and plain JSON.
+SCIM_WRITE_MEDIA_TYPES = frozenset({SCIM_CONTENT_TYPE, "application/json"})
+#: Schemas a User body may name: the core User and TeamViewer's one extension ([SCIM]).
+SCIM_USER_SCHEMAS = frozenset({SCIM_USER_SCHEMA, SSO_USER_SCHEMA})
+#: RFC 7643 §4.1's User attributes (lower-cased: attribute names are case-insensitive);
+#: a real server refuses any other attribute (``scim2-server``: 400 invalidSyntax).
+SCIM_USER_ATTRIBUTES = frozenset(
+    {
+        "schemas", "id", "externalid", "meta", "username", "name", "displayname", "nickname",
+        "profileurl", "title", "usertype", "preferredlanguage", "locale", "timezone", "active",
+        "password", "emails", "phonenumbers", "ims", "photos", "addresses", "groups",
+        "entitlements", "roles", "x509certificates",
+    }
+)  # fmt: skip
+#: TeamViewer documents no maximum page size ([SCIM]: without ``count`` "all items will be
+#: returned"); RFC 7644 §3.4.2.4 lets a server return fewer than asked, and real servers do.
+#: The emulator caps pages by default so every client meets short pages.
+DEFAULT_SCIM_MAX_PAGE_SIZE = 50
 
 #: The token scopes the user endpoints need ([SCIM] "Authorization").
 USERS_READ = "Users.Read"
@@ -162,6 +189,10 @@ class TeamViewerEmulator(EmulatorApp):
     document it ([SCIM] has no error section); 409 ``uniqueness`` is RFC 7644's answer.
     ``scim_zero_start_index``: echo ``startIndex: 0`` in list responses, as the [SCIM]
     example does, instead of the requested 1-based index (RFC 7644); unconfirmed either way.
+    ``scim_max_page_size``: the most users one list page holds, whatever ``count`` asks
+    (``None``: no cap, [SCIM]'s documented "all items"); ``itemsPerPage`` says how many came.
+    ``scim_omit_active``: leave ``active`` out of SCIM users — of all of them (``True``) or
+    of the ids given — as a server may: it is optional in RFC 7643 §4.1.1.
     ``clock`` drives the rate limiter, so tests can advance time instead of sleeping.
     """
 
@@ -178,6 +209,8 @@ class TeamViewerEmulator(EmulatorApp):
         permissions: frozenset[str] = ALL_PERMISSIONS,
         scim_conflict_status: int = 409,
         scim_zero_start_index: bool = False,
+        scim_max_page_size: int | None = DEFAULT_SCIM_MAX_PAGE_SIZE,
+        scim_omit_active: bool | frozenset[str] = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(faults)
@@ -185,6 +218,8 @@ class TeamViewerEmulator(EmulatorApp):
         self.permissions = frozenset(permissions)
         self.scim_conflict_status = scim_conflict_status
         self.scim_zero_start_index = scim_zero_start_index
+        self.scim_max_page_size = scim_max_page_size
+        self.scim_omit_active = scim_omit_active
         self.calls: list[CallRecord] = []
         self.throttled = 0
         self.company_name = "Example Company"
@@ -326,7 +361,7 @@ class TeamViewerEmulator(EmulatorApp):
         user_id = match.group(1)
         if method == "GET":
             self._require(USERS_READ)
-            return _scim_ok(200, _scim_user(self._company_user(user_id)))
+            return _scim_ok(200, self._scim_user(self._company_user(user_id)))
         if method == "PUT":
             self._require(USERS_MODIFY)
             return self._scim_replace(request, user_id)
@@ -340,27 +375,37 @@ class TeamViewerEmulator(EmulatorApp):
     def _scim_list(self, request: EmulatorRequest) -> EmulatorResponse:
         matches = self._company()
         raw_filter = request.query.get("filter")
-        if raw_filter:
+        if raw_filter is not None:
+            # An empty filter is not "no filter": RFC 7644 §3.4.2.2 has no empty expression,
+            # and scim2-server answers it 400 invalidFilter.
             attribute, predicate = _parse_filter(raw_filter)
             matches = [a for a in matches if predicate(_filter_value(a, attribute))]
         # [SCIM] startIndex is 1-based; RFC 7644 §3.4.2.4: below 1 means 1, negative count means 0.
         start = max(1, _int_param(request.query, "startIndex", 1))
-        count_raw = request.query.get("count")
         page = matches[start - 1 :]
-        if count_raw is not None:
+        if request.query.get("count") is not None:
             page = page[: max(0, _int_param(request.query, "count", 0))]
+        if self.scim_max_page_size is not None:
+            # RFC 7644 §3.4.2.4: a server may return fewer results than asked for.
+            page = page[: self.scim_max_page_size]
         body = {
             "schemas": [SCIM_LIST_SCHEMA],
             "totalResults": len(matches),
             "startIndex": 0 if self.scim_zero_start_index else start,
             "itemsPerPage": len(page),
-            "Resources": [_scim_user(a) for a in page],
+            "Resources": [self._scim_user(a) for a in page],
         }
         return _scim_ok(200, body)
 
+    def _scim_user(self, account: _Account) -> dict[str, Any]:
+        omit = self.scim_omit_active
+        user = _scim_user(account)
+        if omit is True or (not isinstance(omit, bool) and account.id in omit):
+            del user["active"]
+        return user
+
     def _scim_create(self, request: EmulatorRequest) -> EmulatorResponse:
-        body = _json_object(request)
-        _require_schema(body, SCIM_USER_SCHEMA)
+        body = _scim_user_body(request)
         email = _scim_email(body)
         name = _scim_name(body)
         if email is None:
@@ -372,16 +417,13 @@ class TeamViewerEmulator(EmulatorApp):
         if not isinstance(active, bool):
             raise _Problem(400, "active must be a boolean", scim_type="invalidValue")
         language = body.get("preferredLanguage") or "en"  # [SCIM] default en, create only
-        sso = body.get(SSO_USER_SCHEMA)
-        sso_id = sso.get("ssoCustomerId") if isinstance(sso, dict) else None
-        if sso_id is not None and not isinstance(sso_id, str):
-            raise _Problem(400, "ssoCustomerId must be a string", scim_type="invalidValue")
+        sso_id = _sso_customer_id(body)
         self._ensure_email_free(email, None, scim=True)
         account = self._insert(email, name, in_company=True)
         account.active = active
         account.language = str(language)
         account.sso_customer_id = sso_id  # [SCIM] SsoUser extension, applied on create only
-        return _scim_ok(201, _scim_user(account), {"Location": f"/scim/v2/Users/{account.id}"})
+        return _scim_ok(201, self._scim_user(account), {"Location": f"/scim/v2/Users/{account.id}"})
 
     def _scim_replace(self, request: EmulatorRequest, user_id: str) -> EmulatorResponse:
         """[SCIM] PUT is a full replacement: what is left out takes its default.
@@ -390,8 +432,7 @@ class TeamViewerEmulator(EmulatorApp):
         default; that is exactly why the product PATCHes instead.
         """
         account = self._company_user(user_id)
-        body = _json_object(request)
-        _require_schema(body, SCIM_USER_SCHEMA)
+        body = _scim_user_body(request)
         email = _scim_email(body)
         name = _scim_name(body)
         if email is None or not name:
@@ -402,17 +443,15 @@ class TeamViewerEmulator(EmulatorApp):
             raise _Problem(400, "active must be a boolean", scim_type="invalidValue")
         self._ensure_email_free(email, account.id, scim=True)
         account.email, account.name, account.active = email, name, active
-        return _scim_ok(200, _scim_user(account))
+        return _scim_ok(200, self._scim_user(account))
 
     def _scim_patch(self, request: EmulatorRequest, user_id: str) -> EmulatorResponse:
         """[SCIM] PATCH: only ``replace``, ``path`` optional in dot notation; all or nothing."""
         account = self._company_user(user_id)
-        body = _json_object(request)
+        body = _scim_json_object(request)
         schemas = body.get("schemas")
-        if not isinstance(schemas, list) or not SCIM_PATCH_SCHEMAS.intersection(
-            s for s in schemas if isinstance(s, str)
-        ):
-            raise _Problem(400, "schemas must name the PatchOp message", scim_type="invalidSyntax")
+        if not isinstance(schemas, list) or SCIM_PATCH_SCHEMA not in schemas:
+            raise _Problem(400, f"schemas must include {SCIM_PATCH_SCHEMA}", scim_type="invalidSyntax")
         operations = body.get("Operations")
         if not isinstance(operations, list) or not operations:
             raise _Problem(400, "Operations must be a non-empty list", scim_type="invalidSyntax")
@@ -442,7 +481,7 @@ class TeamViewerEmulator(EmulatorApp):
         _check_email(draft.email)
         self._ensure_email_free(draft.email, account.id, scim=True)
         account.email, account.name, account.active = draft.email, draft.name, draft.active
-        return _scim_ok(200, _scim_user(account))
+        return _scim_ok(200, self._scim_user(account))
 
     # ------------------------------------------------------------------ Web API v1, from SWAGGER and PDF
 
@@ -714,10 +753,60 @@ def _json_object(request: EmulatorRequest) -> dict[str, Any]:
     return body
 
 
-def _require_schema(body: Mapping[str, Any], schema: str) -> None:
+def _scim_json_object(request: EmulatorRequest) -> dict[str, Any]:
+    """A SCIM write's body, refused unless it is declared JSON (RFC 7644 §3.8, §8.1).
+
+    No ``Content-Type`` at all is read as JSON, JSON being SCIM's default format (RFC 7644
+    §3.8; ``scim2-server`` does the same). Any other media type is 415 Unsupported Media
+    Type (RFC 9110 §15.5.16), as ``scim2-server`` answers: RFC 7644's ``scimType`` values
+    describe 400s only, so the error carries none.
+    """
+    content_type = request.header("content-type")
+    if content_type is not None:
+        media_type = content_type.partition(";")[0].strip().lower()
+        if media_type not in SCIM_WRITE_MEDIA_TYPES:
+            raise _Problem(415, "The request body must be application/scim+json or application/json")
+    return _json_object(request)
+
+
+def _scim_user_body(request: EmulatorRequest) -> dict[str, Any]:
+    """A User body for POST or PUT, with RFC 7643 §3's rules on ``schemas``.
+
+    ``schemas`` must include the core User schema ([SCIM]: "Must include"), may name
+    TeamViewer's SsoUser extension and nothing else, and must name every extension whose
+    attributes the body carries: an extension attribute under a schema the body does not
+    declare is refused, not quietly applied. Attributes no User schema defines are refused
+    as a real server does (``scim2-server``: 400 invalidSyntax), so a misspelt attribute
+    cannot pass for an ignored one.
+
+    ``userName`` is required (RFC 7643 §4.1.1, and every real server refuses a User without
+    it). [SCIM] describes a fallback to ``emails`` when it is missing; the emulator does not
+    offer it, so no client can come to depend on a leniency only TeamViewer documents.
+    """
+    body = _scim_json_object(request)
     schemas = body.get("schemas")
-    if not isinstance(schemas, list) or schema not in schemas:
-        raise _Problem(400, f"schemas must include {schema}", scim_type="invalidSyntax")
+    if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
+        raise _Problem(400, "schemas must be a list of schema URIs", scim_type="invalidSyntax")
+    if SCIM_USER_SCHEMA not in schemas:
+        raise _Problem(400, f"schemas must include {SCIM_USER_SCHEMA}", scim_type="invalidSyntax")
+    unknown = sorted(set(schemas) - SCIM_USER_SCHEMAS)
+    if unknown:
+        raise _Problem(400, f"Unknown schemas: {', '.join(unknown)}", scim_type="invalidSyntax")
+    for key in body:
+        if key.lower().startswith("urn:"):
+            if key not in schemas:
+                raise _Problem(
+                    400,
+                    f"{key} attributes are present but schemas does not name it",
+                    scim_type="invalidSyntax",
+                )
+        elif key.lower() not in SCIM_USER_ATTRIBUTES:
+            raise _Problem(400, f"Unknown attribute: {key}", scim_type="invalidSyntax")
+    user_name = body.get("userName")
+    if not isinstance(user_name, str) or not user_name.strip():
+        raise _Problem(400, "userName is required", scim_type="invalidValue")
+    _sso_customer_id(body)  # the extension must be well-formed even where it is not applied
+    return body
 
 
 def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
@@ -734,6 +823,22 @@ def _check_email(email: str, *, v1: bool = False) -> None:
     too_long = v1 and not 6 <= len(email) <= 100
     if too_long or not _EMAIL_RE.match(email):
         raise _Problem(400, "Invalid email address", scim_type="invalidValue")
+
+
+def _sso_customer_id(body: Mapping[str, Any]) -> str | None:
+    """[SCIM] ``ssoCustomerId``, the SsoUser extension's only attribute, if the body has one."""
+    sso = body.get(SSO_USER_SCHEMA)
+    if sso is None:
+        return None
+    if not isinstance(sso, dict):
+        raise _Problem(400, f"{SSO_USER_SCHEMA} must be an object", scim_type="invalidSyntax")
+    unknown = sorted(key for key in sso if key.lower() != "ssocustomerid")
+    if unknown:
+        raise _Problem(400, f"Unknown SsoUser attribute: {', '.join(unknown)}", scim_type="invalidSyntax")
+    sso_id = next((value for key, value in sso.items() if key.lower() == "ssocustomerid"), None)
+    if sso_id is not None and not isinstance(sso_id, str):
+        raise _Problem(400, "ssoCustomerId must be a string", scim_type="invalidValue")
+    return sso_id
 
 
 def _scim_email(body: Mapping[str, Any]) -> str | None:

@@ -23,7 +23,6 @@ Failure policy, by error class (``tvsync.adapters.errors``):
 
 from __future__ import annotations
 
-import re
 import time
 import traceback
 from collections.abc import Callable
@@ -51,7 +50,7 @@ from tvsync.core.desired_state import DesiredAccount, Presence, SyncConfig, desi
 from tvsync.core.plan import Operation, Plan, PlanReason, plan_changes, to_update, without_email_change
 from tvsync.models.sync_request import SyncRequest
 from tvsync.models.teamviewer import TeamViewerAccount
-from tvsync.observability import mask_email
+from tvsync.observability import mask_email, mask_emails
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
@@ -83,8 +82,6 @@ MAX_VISIBILITY_SECONDS = 43_200
 #: timeout turns into a tight loop.
 UNSTARTED_DELAY_SECONDS = 1.0
 
-_EMAIL_IN_TEXT = re.compile(r"[^\s@'\"<>(),;:\[\]]+@[^\s@'\"<>(),;:\[\]]+")
-
 
 class Outcome(StrEnum):
     """How one sync ended (SyncStateTable ``last_outcome``; also a log field)."""
@@ -95,6 +92,8 @@ class Outcome(StrEnum):
     INVALID = "invalid"
     DRY_RUN = "dry-run"
     RETRYING = "retrying"
+    #: A create was sent and its result not recorded: lasts only if the invocation died there.
+    CREATING = "creating"
 
 
 @dataclass(frozen=True)
@@ -173,13 +172,9 @@ class UserSynchronizer:
         self._token_owner_id: str | None = None
 
     def converge(self, request: SyncRequest) -> SyncResult:
+        previous: SyncState | None = None
         try:
-            previous = self._state.get(request.okta_user_id)
-        except Exception as exc:
-            # Writing a "retrying" record without the stored one would drop the mapping.
-            self._record_retry(request, None, exc, store=False)
-            raise RetryLaterError(exc, None) from exc
-        try:
+            previous = self._resolve_interrupted_create(request, self._state.get(request.okta_user_id))
             if request.teamviewer_id is not None:
                 return self._deactivate_orphan(request, previous, request.teamviewer_id)
             desired = self._desired(request.okta_user_id)
@@ -187,7 +182,7 @@ class UserSynchronizer:
                 return self._finish(request, previous, desired, Outcome.NO_CHANGE, (), desired.reason, None)
             return self._converge(request, previous, desired)
         except (ThrottledError, TransientError, AuthError, SecretUnavailableError) as exc:
-            self._record_retry(request, previous, exc)
+            self._record_retry(request, exc)
             throttled = isinstance(exc, ThrottledError)
             delay = exc.retry_after if isinstance(exc, ThrottledError) else None
             raise RetryLaterError(exc, delay, throttled=throttled) from exc
@@ -195,16 +190,53 @@ class UserSynchronizer:
             # Okta or TeamViewer refused a read: asking again in a minute gets the same answer.
             return self._give_up(request, previous, exc)
         except Exception as exc:
-            self._record_retry(request, previous, exc)
+            self._record_retry(request, exc)
             raise RetryLaterError(exc, None) from exc
 
     def record_rejected(self, okta_user_id: str, reason: str) -> None:
         """Show in SyncStateTable that a message for this user was dropped as unreadable."""
         try:
-            previous = self._state.get(okta_user_id)
-            self._state.put(self._state_after(okta_user_id, previous, Outcome.INVALID, reason))
+            self._record_outcome(okta_user_id, Outcome.INVALID, reason)
         except Exception:
             self._logger.exception("Could not record the dropped message in SyncStateTable")
+
+    def _resolve_interrupted_create(
+        self, request: SyncRequest, previous: SyncState | None
+    ) -> SyncState | None:
+        """Settle a create whose result was never recorded, before anything else is decided.
+
+        A create is marked in SyncStateTable before it is sent (``_create``). If the mark is
+        still there, the invocation that sent it died, or gave up, before recording what
+        TeamViewer did — and the account may exist. It must be found by the email it was
+        created with, not by the user's email now: had the user's email changed in Okta in
+        the meantime, a lookup by the new one would miss the account, the sync would create
+        a second one, and a later deprovisioning would deactivate only that second account.
+        An account another user is mapped to is not adopted (its email was reassigned).
+        """
+        if previous is None or previous.pending_create_email is None:
+            return previous
+        email = previous.pending_create_email
+        found = self._lookup(email, scan=True)
+        if found is not None and self._claimed_by_another_user(request.okta_user_id, found):
+            found = None
+        resolved = previous.with_account(found) if found is not None else previous.without_pending_create()
+        self._state.put(resolved)
+        self._logger.info(
+            "Interrupted create resolved",
+            extra={
+                "okta_user_id": request.okta_user_id,
+                "adopted": found is not None,
+                "teamviewer_id": found.id if found is not None else None,
+                "email": mask_email(email),
+            },
+        )
+        return resolved
+
+    def _claimed_by_another_user(self, okta_user_id: str, account: TeamViewerAccount) -> bool:
+        return any(
+            state.okta_user_id != okta_user_id and state.teamviewer_id == account.id
+            for state in self._state.find_by_email(account.email)
+        )
 
     def _desired(self, okta_user_id: str) -> DesiredAccount:
         user = self._okta.get_user(okta_user_id)
@@ -231,7 +263,7 @@ class UserSynchronizer:
                 request, previous, desired, Outcome.DRY_RUN, operations, plan.reason, current, forget=forget
             )
         try:
-            applied = self._apply(plan, desired, current, previous)
+            applied = self._apply(request, plan, desired, current, previous)
         except ConflictError as exc:
             self._count_conflict(request, desired, exc)
             return self._finish(
@@ -243,7 +275,7 @@ class UserSynchronizer:
                 "TeamViewer refused the request",
                 extra={"okta_user_id": request.okta_user_id, "detail": _describe(exc)},
             )
-            return self._finish(request, previous, desired, Outcome.INVALID, (), str(exc), current)
+            return self._finish(request, previous, desired, Outcome.INVALID, (), _describe(exc), current)
         if applied.conflict is not None:
             # Access and name were restored all the same; only the email waits for a human.
             self._count_conflict(request, desired, applied.conflict)
@@ -270,7 +302,7 @@ class UserSynchronizer:
             extra={
                 "okta_user_id": request.okta_user_id,
                 "email": mask_email(desired.email),
-                "detail": _mask_emails(exc.detail),
+                "detail": mask_emails(exc.detail),
             },
         )
 
@@ -341,7 +373,7 @@ class UserSynchronizer:
         try:
             self._tv.update(account.id, active=False)
         except InvalidError as exc:  # e.g. it left the company a moment ago: nothing to retry
-            return self._finish(request, previous, desired, Outcome.INVALID, (), str(exc), account)
+            return self._finish(request, previous, desired, Outcome.INVALID, (), _describe(exc), account)
         deactivated = _applied(account, False, None, None)
         return self._finish(request, previous, desired, Outcome.APPLIED, operations, "orphan", deactivated)
 
@@ -349,15 +381,12 @@ class UserSynchronizer:
         """Why the orphan must be left alone now, or None to deactivate it."""
         if account is None:
             return "orphan-gone"
-        if not account.active:
+        if account.active is False:
             return PlanReason.ALREADY_INACTIVE
         if account.id == self._owner_id():
             return PlanReason.TOKEN_OWNER_PROTECTED
         # Adopted since the reconciler looked (a new hire's event got here first)?
-        claimed = any(
-            state.okta_user_id != request.okta_user_id and state.teamviewer_id == account.id
-            for state in self._state.find_by_email(account.email)
-        )
+        claimed = self._claimed_by_another_user(request.okta_user_id, account)
         if claimed or self._okta.find_by_email(account.email) is not None:
             return "orphan-claimed"
         return None
@@ -376,13 +405,14 @@ class UserSynchronizer:
 
     def _apply(
         self,
+        request: SyncRequest,
         plan: Plan,
         desired: DesiredAccount,
         current: TeamViewerAccount | None,
         previous: SyncState | None,
     ) -> _Applied:
         if Operation.CREATE in plan.operations:
-            return self._create(plan, desired, previous)
+            return self._create(request.okta_user_id, plan, desired, previous)
         assert current is not None
         try:
             return self._update(plan, current)
@@ -396,7 +426,7 @@ class UserSynchronizer:
             replan = self._plan(desired, fresh)
             if replan.is_noop:
                 return _Applied(fresh, (), replan.reason)
-            return self._apply(replan, desired, fresh, None)
+            return self._apply(request, replan, desired, fresh, None)
 
     def _update(self, plan: Plan, current: TeamViewerAccount) -> _Applied:
         """One update call; if the new email is taken, the rest of the plan without it.
@@ -420,8 +450,14 @@ class UserSynchronizer:
         account = _applied(current, update.active, update.name, update.email)
         return _Applied(account, plan.operations, plan.reason)
 
-    def _create(self, plan: Plan, desired: DesiredAccount, previous: SyncState | None) -> _Applied:
+    def _create(
+        self, okta_user_id: str, plan: Plan, desired: DesiredAccount, previous: SyncState | None
+    ) -> _Applied:
         assert plan.email is not None and plan.name is not None
+        # Crash safety: see ``_resolve_interrupted_create``. Cleared when the outcome is recorded.
+        self._state.mark_pending_create(
+            okta_user_id, email=plan.email, outcome=Outcome.CREATING.value, at=self._clock()
+        )
         try:
             return _Applied(self._tv.create(plan.email, plan.name), (Operation.CREATE,), plan.reason)
         except ConflictError:
@@ -495,7 +531,7 @@ class UserSynchronizer:
             "Request refused; recorded, not retried",
             extra={"okta_user_id": request.okta_user_id, "event_uuid": request.event_uuid, "error": reason},
         )
-        self._state.put(self._state_after(request.okta_user_id, previous, Outcome.INVALID, reason))
+        self._record_outcome(request.okta_user_id, Outcome.INVALID, reason)
         return SyncResult(
             okta_user_id=request.okta_user_id,
             event_uuid=request.event_uuid,
@@ -504,13 +540,12 @@ class UserSynchronizer:
             teamviewer_id=previous.teamviewer_id if previous else None,
         )
 
-    def _record_retry(
-        self, request: SyncRequest, previous: SyncState | None, exc: Exception, *, store: bool = True
-    ) -> None:
-        """Log, count and (``store``) record why the event goes back to SQS.
+    def _record_retry(self, request: SyncRequest, exc: Exception) -> None:
+        """Log, count and record why the event goes back to SQS.
 
         The record is what ``tvsync dlq list`` shows as the last error once the retries are
-        used up, so anything unexpected is recorded too, with its type.
+        used up, so anything unexpected is recorded too, with its type. Only the outcome is
+        written: the mapping and a pending create stay as stored, whatever this run read.
         """
         error = _describe(exc)
         self._metrics.add_metric(name=_failure_metric(exc), unit=MetricUnit.Count, value=1)
@@ -525,21 +560,13 @@ class UserSynchronizer:
             self._logger.error(
                 "Credentials refused or unreadable: check the token secrets", extra={"error": error}
             )
-        if not store:
-            return
         try:
-            self._state.put(self._state_after(request.okta_user_id, previous, Outcome.RETRYING, error))
+            self._record_outcome(request.okta_user_id, Outcome.RETRYING, error)
         except Exception:
             self._logger.exception("Could not record the retry in SyncStateTable")
 
-    def _state_after(
-        self, okta_user_id: str, previous: SyncState | None, outcome: Outcome, reason: str
-    ) -> SyncState:
-        """``previous`` with a new outcome and reason; the mapping and the last event stay."""
-        base = previous.model_dump() if previous else {"okta_user_id": okta_user_id}
-        return SyncState(
-            **{**base, "last_outcome": outcome.value, "last_reason": reason, "updated_at": self._clock()}
-        )
+    def _record_outcome(self, okta_user_id: str, outcome: Outcome, reason: str) -> None:
+        self._state.record_outcome(okta_user_id, outcome=outcome.value, reason=reason, at=self._clock())
 
 
 def _failure_metric(exc: Exception) -> str:
@@ -551,10 +578,6 @@ def _failure_metric(exc: Exception) -> str:
     return "TransientFailures"
 
 
-def _mask_emails(text: str) -> str:
-    return _EMAIL_IN_TEXT.sub(lambda match: mask_email(match.group()) or "***", text)
-
-
 def _describe(exc: Exception) -> str:
     """One line for logs and SyncStateTable: the error class when it is not ours, emails masked.
 
@@ -562,11 +585,11 @@ def _describe(exc: Exception) -> str:
     an email, so those are masked as everywhere else in the logs.
     """
     text = str(exc) if isinstance(exc, UpstreamError) else f"{type(exc).__name__}: {exc}"
-    return _mask_emails(text)
+    return mask_emails(text)
 
 
 def _traceback(exc: BaseException) -> str:
-    return _mask_emails("".join(traceback.format_exception(exc)))[-4000:]
+    return mask_emails("".join(traceback.format_exception(exc)))[-4000:]
 
 
 def _validation_problem(exc: ValidationError) -> str:
@@ -618,6 +641,9 @@ def _next_state(
         base.update(teamviewer_id=None, teamviewer_email=None, teamviewer_name=None, teamviewer_active=None)
     base.update(
         email=desired.email or base.get("email"),
+        # The sync finished, so the result of any create it sent is known and recorded.
+        pending_create_email=None,
+        pending_create_at=None,
         last_outcome=outcome.value,
         last_reason=reason,
         last_operations=[op.value for op in operations],
