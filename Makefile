@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SRC := shared/tvsync functions tests bench
+SRC := shared/tvsync shared/verify_layer.py functions tests bench
 # Exact versions and sha256 hashes; `make lock` refreshes both from pyproject.toml.
 # The layer lock is what Lambda runs (python3.13, arm64); the dev lock pins the same runtime
 # versions plus the tools, for every Python >= 3.11 on any platform.
@@ -17,10 +17,10 @@ UV_VERSION := 0.13.9
 
 help:
 	@echo "make demo   - run the whole pipeline locally on embedded AWS and emulators"
-	@echo "make test   - lint, type-check, cfn-lint and run the test suite"
+	@echo "make test   - lint, type-check, cfn-lint and run the test suite (on every core)"
 	@echo "make lint   - ruff + mypy + cfn-lint only"
-	@echo "make bench  - benchmarks (results appended to docs/benchmarks.md)"
-	@echo "make build  - sam build (needs the AWS SAM CLI); the layer is built from $(LAYER_LOCK)"
+	@echo "make bench  - benchmarks (results appended to .tvsync/benchmarks.md)"
+	@echo "make build  - sam build (needs the AWS SAM CLI); the layer is built from $(LAYER_LOCK) and verified"
 	@echo "make lock   - re-resolve $(LAYER_LOCK) and $(DEV_LOCK) (needs PyPI)"
 
 # The venv is (re)built when pyproject.toml or the dev lock changes; a fresh clone needs only
@@ -40,18 +40,22 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy $$f || exit 1; done
 	$(BIN)/mypy bench
+	$(BIN)/mypy shared/verify_layer.py
 	$(BIN)/cfn-lint template.yaml
 
+# pytest-xdist starts one worker per core the machine has (-n auto).
 test: lint
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n auto -q
 
+# Results go to .tvsync/benchmarks.md (git-ignored); docs/benchmarks.md holds the curated runs.
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 demo: $(STAMP)
 	$(BIN)/tvsync demo
 
-# SharedLayer builds through shared/Makefile (exactly $(LAYER_LOCK), arm64 cp313 wheels).
+# SharedLayer builds through shared/Makefile: exactly $(LAYER_LOCK) (arm64 cp313 wheels), the
+# runtime part of tvsync, then shared/verify_layer.py. samconfig.toml holds sam's defaults.
 build:
 	@if command -v sam >/dev/null 2>&1; then \
 		sam build; \

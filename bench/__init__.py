@@ -1,4 +1,4 @@
-"""Benchmarks behind ``make bench`` (``python -m bench``); results go to docs/benchmarks.md.
+"""Benchmarks behind ``make bench`` (``python -m bench``); results go to .tvsync/benchmarks.md.
 
 Each benchmark is a module ``bench.<name>_bench`` exposing
 

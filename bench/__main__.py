@@ -1,8 +1,11 @@
-"""``python -m bench`` (``make bench``): run the benchmarks, print them, append them to the docs.
+"""``python -m bench`` (``make bench``): run the benchmarks, print them, append them to a results file.
 
 Each section is printed as soon as its benchmark finishes and appended to
-docs/benchmarks.md under one heading per run that names the date, the machine and the
-exact command, so every figure in that file can be traced to how it was produced.
+``.tvsync/benchmarks.md`` (or ``--results PATH``) under one heading per run that names the
+date, the machine and the exact command, so every figure can be traced to how it was
+produced. ``.tvsync/`` is git-ignored: running the benchmarks never changes the checkout.
+docs/benchmarks.md is the curated document for users — the method, and the latest run of
+each benchmark that someone reviewed and copied there, with the command that produced it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from bench.common import ROOT
 
 #: Run order; a module that does not exist (yet) is skipped.
 BENCHMARKS = ("ingest", "worker", "pipeline", "reconcile")
-DOCS = ROOT / "docs" / "benchmarks.md"
+#: Where runs are appended by default: beside the local stack's state, outside version control.
+RESULTS = ROOT / ".tvsync" / "benchmarks.md"
 
 
 def available() -> dict[str, ModuleType]:
@@ -41,13 +45,18 @@ def available() -> dict[str, ModuleType]:
     return found
 
 
+def shown(path: Path) -> str:
+    """A path as someone in the project directory would type it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def build_parser(modules: dict[str, ModuleType]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description=(
             "Benchmarks of okta-teamviewer-sync, run locally against embedded AWS (a moto server "
             "on 127.0.0.1) and the TeamViewer and Okta emulators. Each result is printed and "
-            "appended to docs/benchmarks.md with the date, machine and command."
+            f"appended to {shown(RESULTS)} (or --results) with the date, machine and command."
         ),
     )
     parser.add_argument(
@@ -58,8 +67,13 @@ def build_parser(modules: dict[str, ModuleType]) -> argparse.ArgumentParser:
         help=f"run only this benchmark (repeatable); one of: {', '.join(modules)}",
     )
     parser.add_argument(
-        "--no-write", action="store_true", help=f"print the results but leave {DOCS.name} untouched"
+        "--results",
+        type=Path,
+        default=RESULTS,
+        metavar="PATH",
+        help=f"markdown file to append the results to (default: {shown(RESULTS)})",
     )
+    parser.add_argument("--no-write", action="store_true", help="print the results, write no file")
     for module in modules.values():
         add_arguments = getattr(module, "add_arguments", None)
         if add_arguments is not None:
@@ -87,8 +101,9 @@ def run_heading(argv: Sequence[str]) -> str:
     return f"## Run of {stamp}\n\nMachine: {machine()}. Command: `{command_line(argv)}`.\n"
 
 
-def append(text: str, docs: Path | None = None) -> None:
-    with (docs or DOCS).open("a", encoding="utf-8") as out:
+def append(text: str, results: Path) -> None:
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with results.open("a", encoding="utf-8") as out:
         out.write("\n" + text)
 
 
@@ -114,10 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(section, flush=True)
         print(f"({name}: {time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
         if not heading_written:
-            append(heading)
+            append(heading, args.results)
             heading_written = True
         if not args.no_write:
-            append(section)
+            append(section, args.results)
+    if not args.no_write and heading_written:
+        print(f"Results appended to {shown(args.results)}", file=sys.stderr)
     if failed:
         print(f"Failed: {', '.join(failed)}", file=sys.stderr)
         return 1

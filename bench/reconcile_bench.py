@@ -103,7 +103,8 @@ def seed(okta: OktaEmulator, tv: TeamViewerEmulator, users: int) -> Seeded:
         "to_create": count(MISSING),
         "to_update": count(RENAMED) + count(DEACTIVATED),
         "to_deactivate": count(SUSPENDED) + count(UNASSIGNED),
-        "orphan": orphans + 1,  # and the token owner, who is in no Okta directory here
+        "orphan": orphans,
+        "protected": 1,  # the token owner, who is in no Okta directory here
         "in_sync": users - drifted,
     }
     return Seeded(okta_users=users, teamviewer_users=len(accounts) + 1, expected=expected)
@@ -285,7 +286,16 @@ def _section(
         previous_end = last
     drift_rows = [
         (name, f"{summary[name]:,}")
-        for name in ("in_sync", "to_create", "to_update", "to_deactivate", "orphan", "conflict", "ignored")
+        for name in (
+            "in_sync",
+            "to_create",
+            "to_update",
+            "to_deactivate",
+            "orphan",
+            "protected",
+            "conflict",
+            "ignored",
+        )
     ]
     return "\n".join(
         [

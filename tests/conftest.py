@@ -16,12 +16,15 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools import Metrics
 from moto import mock_aws
 
 from tvsync.local.api_gateway import proxy_event
 from tvsync.local.aws import LocalResources, provision
 from tvsync.local.functions import LocalLambdaContext, import_fresh
+from tvsync.local.invocation import fresh_function_logger
 from tvsync.local.template import load_template
+from tvsync.observability import SERVICE
 
 # Independent implementations hold every payload the suite exchanges with the emulators.
 pytest_plugins = ["tests.contracts.scim_payloads", "tests.contracts.okta_payloads"]
@@ -45,6 +48,22 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_powertools() -> Iterator[None]:
+    """Each test starts like a new Lambda execution environment: its own logger and metrics.
+
+    Powertools configures a service's logger once per process and binds it to the stdout of
+    that moment: a function loaded by an earlier test would keep writing to a capture pytest
+    has closed since ("--- Logging error ---" on stderr). And every ``Metrics`` instance of a
+    process shares one metric set: metrics an earlier test added without flushing them would
+    be published by this test's handler.
+    """
+    Metrics().clear_metrics()
+    with fresh_function_logger(SERVICE):
+        yield
+    Metrics().clear_metrics()
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ writes), never on speed: timings on a shared CI machine prove nothing.
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 from pathlib import Path
 
 import bench.__main__ as bench_main
@@ -15,6 +17,7 @@ from bench import ingest_bench, worker_bench
 from bench.common import embedded_aws
 from bench.ingest_bench import Offender, find_offenders, parse_importtime
 
+from tests.conftest import ROOT
 from tvsync.local.api_gateway import MAX_LAMBDA_PAYLOAD, lambda_payload_bytes
 
 
@@ -74,11 +77,13 @@ def test_find_offenders_names_new_packages_and_who_imported_them() -> None:
     assert {o.name for o in offenders} == {"httpx", "tvsync.adapters.http", "tvsync.wiring"}
 
 
-def test_no_write_prints_and_leaves_the_docs_alone(
+def test_results_go_to_the_results_file_never_the_docs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    docs = tmp_path / "benchmarks.md"
-    monkeypatch.setattr(bench_main, "DOCS", docs)
+    docs = ROOT / "docs" / "benchmarks.md"
+    curated = docs.read_bytes()
+    default = tmp_path / "default" / "benchmarks.md"
+    monkeypatch.setattr(bench_main, "RESULTS", default)
     args = [
         "--only",
         "ingest",
@@ -94,14 +99,29 @@ def test_no_write_prints_and_leaves_the_docs_alone(
     ]
     assert bench_main.main([*args, "--no-write"]) == 0
     assert "### Ingest handler" in capsys.readouterr().out
-    assert not docs.exists()
+    assert not default.parent.exists()
 
-    docs.write_text("# Benchmarks\n", encoding="utf-8")
     assert bench_main.main(args) == 0
-    written = docs.read_text(encoding="utf-8")
-    assert written.startswith("# Benchmarks\n")
-    assert "## Run of " in written and "Command: `python -m bench --only ingest" in written
+    written = default.read_text(encoding="utf-8")
+    assert written.startswith("\n## Run of ")
+    assert "Command: `python -m bench --only ingest" in written
     assert "### Ingest handler" in written and "| 3 | 1 ✅ |" in written
+
+    elsewhere = tmp_path / "elsewhere.md"
+    elsewhere.write_text("# Mine\n", encoding="utf-8")
+    assert bench_main.main([*args, "--results", str(elsewhere)]) == 0
+    assert elsewhere.read_text(encoding="utf-8").startswith("# Mine\n\n## Run of ")
+    assert default.read_text(encoding="utf-8") == written, "one run, one file"
+    assert docs.read_bytes() == curated
+
+
+def test_by_default_results_stay_out_of_version_control() -> None:
+    assert bench_main.RESULTS == ROOT / ".tvsync" / "benchmarks.md"
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run([git, "check-ignore", "-q", str(bench_main.RESULTS)], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, "make bench would leave the checkout dirty"
 
 
 def test_the_capacity_search_brackets_the_largest_delivery_and_checks_each_users_order() -> None:

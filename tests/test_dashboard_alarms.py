@@ -129,6 +129,10 @@ def _worker_and_reconcile_scenarios(aws: Aws, monkeypatch: pytest.MonkeyPatch) -
         erin = add_assigned(p, "erin.evans@example.com", "Erin", "Evans")
         p.enqueue(erin, "user.lifecycle.create")  # Conflicts
         p.drain()
+        p.tv.add_user("Frank.Fischer@example.com", "Frank Fischer")  # from before the product
+        frank = add_assigned(p, "frank.fischer@example.com", "Frank", "Fischer")
+        p.enqueue(frank, "user.lifecycle.create")  # UsersAdopted
+        p.drain()
 
         # Rate limits and faults: TeamViewerThrottled and TransientFailures, then OktaThrottled.
         p.tv.rate_limit = RateLimit(requests_per_second=1, burst=1)  # throttles on any machine

@@ -1,6 +1,6 @@
 """Guards the sample events in events/.
 
-They are used by `sam local invoke`, the local demo and other tests, so a drifting id, a
+They are used by `tvsync invoke`, `sam local invoke`, the local demo and other tests, so a drifting id, a
 body that no longer matches its Okta delivery, or a real-looking credential would break
 things far from here. These tests pin the contract the samples promise.
 """
@@ -337,3 +337,33 @@ def test_env_json_covers_every_function_and_variable_the_template_sets() -> None
             if name.endswith("_SECRET_ARN"):
                 assert value.startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:")
         assert SAMPLE_SECRET not in variables.values()
+
+
+def test_env_json_names_what_the_local_stack_creates() -> None:
+    """events/env.json works with a local stack as it is (``tvsync invoke --env-vars``): the
+    local stack names its queue, tables and secrets after ``LOCAL_STACK_NAME`` in moto's
+    account and region, and env.json names the same ones — secrets by partial ARN, without
+    the random suffix Secrets Manager adds, which both Secrets Manager and moto accept."""
+    import boto3
+    from moto import mock_aws
+
+    from tvsync.local.aws import LOCAL_STACK_NAME, provision
+    from tvsync.local.template import load_template
+
+    template = load_template()
+    env = _load(EVENTS_DIR / "env.json")
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        resources = provision(session, template, parameters={"OktaOrgUrl": ORG_URL})
+        assert resources.stack_name == LOCAL_STACK_NAME
+        secretsmanager = session.client("secretsmanager")
+        for function_id, variables in env.items():
+            created = resources.environment(template, function_id)
+            for name in ("EVENT_QUEUE_URL", "IDEMPOTENCY_TABLE_NAME", "SYNC_STATE_TABLE_NAME"):
+                if name in created:
+                    assert variables[name] == created[name], (function_id, name)
+            for name, arn in created.items():
+                if name.endswith("_SECRET_ARN"):
+                    partial = variables[name]
+                    assert arn.startswith(f"{partial}-") and len(arn) == len(partial) + 7, (function_id, name)
+                    assert secretsmanager.describe_secret(SecretId=partial)["ARN"] == arn

@@ -299,7 +299,42 @@ def test_the_layer_is_built_from_its_lock_for_lambdas_runtime_and_architecture(
     values = {"--platform", "--implementation", "--python-version", "--target", "-r"}
     loose = [a for i, a in enumerate(install) if not a.startswith("-") and install[i - 1] not in values]
     assert loose == [] and install.count("-r") == 1, install
-    assert ["cp", "-R", "tvsync", "/artifacts/python/"] in commands
+    # Then the runtime part of tvsync (what it copies: tests/test_layer.py runs that step).
+    copies = [c for c in commands if c[:2] == ["cp", "-R"]]
+    assert copies and all(c[-1] == "/artifacts/python/tvsync/" for c in copies), copies
+    # Last, the verifier, over everything the layer holds, for the runtime pip installed for.
+    *_, verify = commands
+    assert any(Path(a).name == "verify_layer.py" for a in verify[:2]), verify
+    assert "/artifacts/python" in verify
+    for option in ("--platform", "--python-version"):
+        assert _option(verify, option) == _option(install, option)
+    assert (content / _option(verify, "--lock")).samefile(LAYER_LOCK)
+    assert (content / "verify_layer.py").is_file(), (
+        "SAM copies only the ContentUri: the verifier must be in it"
+    )
+
+
+def test_make_test_runs_the_suite_on_every_core() -> None:
+    [pytest_run] = [c for c in _make_dry_run("test") if "pytest" in c]
+    assert _option(pytest_run, "-n") == "auto"
+
+
+def test_the_licence_is_an_spdx_expression_and_its_text_ships() -> None:
+    """PEP 639 metadata: setuptools warns on every install about the old ``license = {text = ...}`` table."""
+    project = _pyproject()["project"]
+    assert project["license"] == "Apache-2.0"
+    for pattern in project["license-files"]:
+        assert list(ROOT.glob(pattern)), pattern
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text, "the full text, not a notice"
+    [setuptools] = [
+        Requirement(r)
+        for r in _pyproject()["build-system"]["requires"]
+        if canonicalize_name(Requirement(r).name) == "setuptools"
+    ]
+    # 77 is the first setuptools that reads the SPDX string and license-files.
+    assert not setuptools.specifier.contains("76.1") and setuptools.specifier.contains("77.0")
 
 
 def test_make_lock_resolves_the_layer_for_the_platform_the_layer_is_built_for() -> None:

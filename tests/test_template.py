@@ -10,6 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
+import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -431,3 +434,79 @@ def test_the_stage_logs_only_after_the_account_role_is_set(template: dict[str, A
     assert with_dependency["Fn::Select"][0] == 0, "the value is still the log group's ARN"
     assert _references(without) == {"HookAccessLogGroup"}, "no reference to a resource that may not exist"
     json.loads(setting["Fn::If"][1]["Format"])
+
+
+# ---------------------------------------------------------------------------- samconfig.toml
+
+#: Properties that give an IAM resource a fixed name: CloudFormation then asks for CAPABILITY_NAMED_IAM.
+IAM_NAME_PROPERTIES = {"RoleName", "UserName", "GroupName", "ManagedPolicyName", "InstanceProfileName"}
+
+
+def _samconfig() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+
+
+def _capabilities_needed(resources: dict[str, Any]) -> set[str]:
+    """What CloudFormation must be told to create these resources in a change set, as sam deploy does."""
+    iam = [r for r in resources.values() if r["Type"].startswith("AWS::IAM::")]
+    needed = {"CAPABILITY_IAM"} if iam else set()
+    if any(IAM_NAME_PROPERTIES & set(r.get("Properties", {})) for r in iam):
+        needed.add("CAPABILITY_NAMED_IAM")
+    if any(
+        r["Type"] in {"AWS::CloudFormation::Stack", "AWS::Serverless::Application"}
+        for r in resources.values()
+    ):
+        needed.add("CAPABILITY_AUTO_EXPAND")
+    return needed
+
+
+def test_samconfig_deploys_with_exactly_the_capabilities_the_template_needs(template: dict[str, Any]) -> None:
+    # Every resource, whichever way the conditions go (create-role adds the logging role).
+    resources = {
+        **template["Resources"],
+        **transformed(template, HookAccessLogging="create-role")["Resources"],
+    }
+    needed = _capabilities_needed(resources)
+    assert "CAPABILITY_IAM" in needed, "the functions' roles are IAM resources"
+    configured = _samconfig()["default"]["deploy"]["parameters"]["capabilities"]
+    listed = set(configured.split() if isinstance(configured, str) else configured)
+    # Not more either: acknowledging named IAM resources the template does not have would let
+    # a later change add one without anyone being asked.
+    assert listed == needed
+
+
+def test_samconfig_makes_a_later_deploy_need_no_flags_and_fixes_no_region() -> None:
+    config = _samconfig()
+    assert config["version"] == 0.1
+    default = config["default"]
+    deploy = default["deploy"]["parameters"]
+    assert deploy["resolve_s3"] is True, "no bucket to create or name by hand"
+    assert deploy["confirm_changeset"] is True
+    assert default["build"]["parameters"] == {"cached": True, "parallel": True}
+    assert default["validate"]["parameters"] == {"lint": True}
+    # The guided run asks for the region and writes it (and the parameter values) here; the
+    # file as shipped must not send anyone's stack to a region or account of ours.
+    for command, section in default.items():
+        assert not {"region", "profile", "parameter_overrides"} & set(section["parameters"]), command
+
+
+def test_the_readme_deploys_the_stack_samconfig_names() -> None:
+    stack = _samconfig()["default"]["global"]["parameters"]["stack_name"]
+    assert stack == "okta-teamviewer-sync"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    deploy = readme[readme.index("\n## Deploy\n") : readme.index("\n## Configuration\n")]
+    assert "make build && sam deploy --guided" in deploy, "the first deploy"
+    assert re.search(r"^make build && sam deploy(\s+#.*)?$", deploy, re.MULTILINE), "every later deploy"
+    named = re.findall(r"--stack[ =](\S+)", deploy)
+    assert named and set(named) == {stack}, named
+    assert f"`{stack}`" in deploy
+
+
+def test_samconfig_is_part_of_the_project_not_ignored() -> None:
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run([git, "check-ignore", "-q", "samconfig.toml"], cwd=ROOT, check=False)
+    assert ignored.returncode == 1, (
+        "git ignores samconfig.toml: the project's SAM defaults would not be shared"
+    )

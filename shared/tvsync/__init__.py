@@ -1,7 +1,9 @@
 """okta-teamviewer-sync: keep TeamViewer company accounts in step with Okta.
 
-The package is the Lambda layer shared by every function. It is laid out so the
-architecture shows in the tree:
+Its runtime part is the Lambda layer shared by every function (``shared/Makefile`` ships
+``models``, ``core``, ``adapters``, ``services``, ``wiring`` and the top-level modules); the
+workstation tooling (``emulators``, ``local``, ``cli``) stays on the workstation. It is laid
+out so the architecture shows in the tree:
 
 - ``models``    pydantic schemas for everything that crosses a boundary
 - ``core``      pure functions: event selection, desired state, plan

@@ -6,6 +6,7 @@ under test is where the results go, which does not depend on how they were measu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -68,3 +69,17 @@ def test_bad_arguments_are_reported_on_stderr_and_nothing_runs(
     assert captured.out == ""
     assert problem in captured.err
     assert not (canned_burst / ".tvsync").exists()
+
+
+def test_json_prints_the_figures_as_numbers_and_nothing_else_on_stdout(
+    canned_burst: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "--users", "2", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)  # the whole of stdout is one JSON document
+    assert (figures["users"], figures["events_posted"], figures["events_applied"]) == (2, 4, 4)
+    assert (figures["events_lost"], figures["dlq_messages"], figures["rate_limit"]) == (0, 0, 20.0)
+    assert figures["results_file"] == str(Path(".tvsync/benchmarks.md"))
+    assert "| events posted / applied | 4 / 4 |" in (canned_burst / ".tvsync" / "benchmarks.md").read_text()
+
+    assert main(["bench", "--users", "2", "--json", "--no-write"]) == 0
+    assert json.loads(capsys.readouterr().out)["results_file"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ import pytest
 
 from tests.conftest import TV_APP_ID, Aws
 from tvsync.cli.check import Check, CheckFailed, CheckResult, Probe, run_checks
-from tvsync.cli.context import StackContext, write_local_state
+from tvsync.cli.context import LOCAL_STATE, StackContext, write_local_state
 from tvsync.cli.main import main
 from tvsync.emulators.http import EmulatorApp, EmulatorRequest, EmulatorResponse, RunningServer, serve
 from tvsync.emulators.okta import OktaEmulator
@@ -263,7 +264,33 @@ def test_the_dead_letter_queue_is_found_through_the_redrive_policy(
     code, lines, _ = check(stack.state_file(), capsys)
     assert code == 0
     mark, detail = lines["AWS: dead-letter queue"]
-    assert mark == "✓" and "1 message(s)" in detail and "tvsync dlq" in detail
+    assert mark == "✓" and ", 1 message — inspect them with `tvsync dlq`" in detail
+    assert lines["AWS: event queue"] == ("✓", "reachable, 0 messages waiting")
+
+
+def test_json_reports_every_check_and_the_verdict(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    state = stack.state_file()
+    stack.put_secret("OktaApiTokenSecret", "rotated-away")
+    code = main(["check", "--local-state", str(state), "--timeout", "5", "--json"])
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # the whole of stdout is one JSON document
+    assert code == 1
+    assert (report["passed"], report["failed"], len(report["checks"])) == (False, 2, CHECK_COUNT)
+    assert report["stack"] == f"local stack ({state})"
+    by_name = {c["name"]: c for c in report["checks"]}
+    assert {name for name, c in by_name.items() if not c["ok"]} == {
+        "Okta: token valid",
+        "Okta: app users readable",
+    }
+    assert by_name["Okta: token valid"]["ok"] is False
+    assert by_name["Okta: token valid"]["detail"].startswith("Okta refused the API token")
+    assert by_name["AWS: event queue"] == {
+        "name": "AWS: event queue",
+        "ok": True,
+        "skipped": False,
+        "detail": "reachable, 0 messages waiting",
+    }
+    assert "rotated-away" not in captured.out + captured.err
 
 
 def test_the_runner_never_lets_one_check_stop_the_others(aws: Aws) -> None:
@@ -308,7 +335,10 @@ def test_no_stack_at_all_is_one_clear_error(
     captured = capsys.readouterr()
     assert code == 2
     assert captured.out == ""
-    assert captured.err.startswith("tvsync: error: no local stack is running: start one with `tvsync serve`")
+    assert captured.err.startswith(
+        f"tvsync: error: no local stack is running (no {LOCAL_STATE} in {tmp_path}, "
+    )
+    assert ": start one with `tvsync serve`" in captured.err
     assert captured.err.count("\n") == 1
 
 

@@ -13,7 +13,8 @@ import pytest
 from tests.conftest import Aws
 from tvsync.cli.context import (
     ENVIRONMENT_VARIABLES,
-    NO_STACK,
+    LOCAL_STATE,
+    START_ONE,
     StackContext,
     read_local_state,
     write_local_state,
@@ -25,12 +26,20 @@ COMMANDS = (["status"], ["dlq", "list"], ["dlq", "redrive"], ["check"], ["reconc
 
 
 @pytest.fixture
-def no_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A directory without a state file, a shell without the functions' variables or a region."""
-    monkeypatch.chdir(tmp_path)
+def checkout(tmp_path: Path) -> Path:
+    """The top of a checkout (it holds ``.git``), inside a directory that is not one."""
+    top = tmp_path / "project"
+    (top / ".git").mkdir(parents=True)
+    return top
+
+
+@pytest.fixture
+def no_stack(checkout: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The top of a checkout without a state file, a shell without the functions' variables or a region."""
+    monkeypatch.chdir(checkout)
     for name in (*ENVIRONMENT_VARIABLES, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    return checkout
 
 
 @pytest.fixture
@@ -67,13 +76,54 @@ def closed_port() -> int:
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_without_a_stack_every_command_says_how_to_get_one(
-    no_stack: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+def test_without_a_stack_every_command_says_how_to_get_one_and_where_it_looked(
+    no_stack: Path, command: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    deep = no_stack / "docs" / "images"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
     assert main(command) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == f"tvsync: error: {NO_STACK}\n"
+    assert captured.err == (
+        f"tvsync: error: no local stack is running (no {LOCAL_STATE} in {deep}, {deep.parent}, {no_stack}): "
+        f"{START_ONE}\n"
+    )
+
+
+def test_a_command_run_anywhere_inside_the_checkout_finds_the_stack_serve_runs_at_its_top(
+    local_state: Path,
+    checkout: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    published = checkout / LOCAL_STATE  # where `tvsync serve`, started at the top, writes it
+    published.parent.mkdir(parents=True)
+    local_state.rename(published)
+    deep = checkout / "shared" / "tvsync" / "cli"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    for name in ENVIRONMENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert main(["status", "--json"]) == 0
+    assert '"total": 0' in capsys.readouterr().out
+
+
+def test_the_search_ends_at_the_top_of_the_checkout(
+    local_state: Path, no_stack: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stack above the checkout belongs to some other project: it is not used."""
+    outside = no_stack.parent / LOCAL_STATE
+    outside.parent.mkdir(parents=True)
+    local_state.rename(outside)
+    inner = no_stack / "tests"
+    inner.mkdir()
+    monkeypatch.chdir(inner)
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"tvsync: error: no local stack is running (no {LOCAL_STATE} in {inner}, {no_stack}): "
+    )
 
 
 def test_a_named_state_file_that_does_not_exist_is_reported_not_replaced_by_the_environment(
@@ -102,7 +152,7 @@ def test_a_state_file_left_by_a_dead_serve_is_reported_not_used(
     assert main(command) == 2
     err = capsys.readouterr().err
     assert err.startswith(
-        f"tvsync: error: no local stack is running: {Path('.tvsync/local-stack.json')} is left over from "
+        f"tvsync: error: no local stack is running: {state} is left over from "
         f"a `tvsync serve` that is no longer running (pid {pid}); start one with `tvsync serve`"
     )
     assert err.count("\n") == 1

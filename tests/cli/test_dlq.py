@@ -105,16 +105,53 @@ def test_list_joins_each_message_with_the_users_last_error_and_leaves_it_in_plac
     assert {m["receive_count"] for m in again["messages"]} == {2}
 
 
-def test_list_as_a_table_and_an_unreadable_body(stack: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_as_a_table_and_an_unreadable_body(
+    stack: Aws, piped: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     dead_letter(stack, "00uAlice", "evt-1")
     record(stack, "00uAlice", "retrying", "TeamViewer answered 503")
-    stack.session.client("sqs").send_message(
+    broken = stack.session.client("sqs").send_message(
         QueueUrl=stack.dlq_url, MessageBody="not json", MessageGroupId="00uBroken", MessageDeduplicationId="x"
-    )
+    )["MessageId"]
     assert main(["dlq", "list"]) == 0
     out = capsys.readouterr().out
-    assert "00uAlice" in out and "user.lifecycle.create" in out and "TeamViewer answered 503" in out
-    assert "00uBroken" in out and "not a sync request" in out
+    assert "Dead-lettered events (2 messages shown)" in out
+    alice = row(out, "00uAlice")
+    assert alice[:3] == ["00uAlice", "user.lifecycle.create", "evt-1"]
+    assert alice[-1] == "TeamViewer answered 503"
+    # Not a sync request: no event, and its SQS message id is not passed off as an event uuid.
+    assert row(out, "00uBroken")[:3] == ["00uBroken", "-", "-"]
+    assert row(out, "00uBroken")[-1] == (
+        f"unreadable message {broken}: not a sync request: "
+        "body: Invalid JSON: expected ident at line 1 column 2"
+    )
+
+
+def test_an_unreadable_message_in_json(stack: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = stack.session.client("sqs").send_message(
+        QueueUrl=stack.dlq_url, MessageBody="{}", MessageGroupId="00uBroken", MessageDeduplicationId="x"
+    )["MessageId"]
+    code, listing = run_json(capsys, "dlq", "list", "--json")
+    assert code == 0
+    [message] = listing["messages"]
+    assert (message["unreadable"], message["event_uuid"], message["message_id"]) == (True, None, broken)
+    assert message["last_error"].startswith(
+        f"unreadable message {broken}: not a sync request: okta_user_id: Field required; "
+    )
+
+
+def test_one_message_is_one_message(stack: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    dead_letter(stack, "00uAlice", "evt-1")
+    assert main(["dlq", "list"]) == 0
+    assert "Dead-lettered events (1 message shown)" in capsys.readouterr().out
+    assert main(["dlq", "redrive"]) == 0
+    assert capsys.readouterr().out == "Moved 1 message back to the event queue (receive-send-delete loop).\n"
+
+
+def row(out: str, first_cell: str) -> list[str]:
+    """The cells of the table row that starts with ``first_cell``: one line, never wrapped."""
+    [line] = [line for line in out.splitlines() if line.startswith(f"│ {first_cell} ")]
+    return [cell.strip() for cell in line.split("│")[1:-1]]
 
 
 def test_list_of_an_empty_dlq(stack: Aws, capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,6 +192,21 @@ def test_redrive_max_moves_only_the_oldest_n(stack: Aws, capsys: pytest.CaptureF
         "evt-1",
     ]
     assert dlq_depth(stack) == 3
+
+
+def test_the_redrive_summary_counts_in_words(stack: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    for n in range(4):
+        dead_letter(stack, "00uAlice", f"evt-{n}")
+    assert main(["dlq", "redrive", "--max", "1"]) == 0
+    assert capsys.readouterr().out == (
+        "Moved 1 message back to the event queue (receive-send-delete loop).\n"
+        "About 3 messages remain in the DLQ.\n"
+    )
+    assert main(["dlq", "redrive", "--max", "2"]) == 0
+    assert capsys.readouterr().out == (
+        "Moved 2 messages back to the event queue (receive-send-delete loop).\n"
+        "About 1 message remains in the DLQ.\n"
+    )
 
 
 def test_an_interrupted_redrive_loses_nothing_and_the_rerun_sends_no_duplicate(

@@ -52,14 +52,16 @@ def test_dry_run_json_reports_every_difference_and_queues_nothing(
     pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
 ) -> None:
     report = run_json(capsys, "--dry-run")
-    assert (report["to_create"], report["to_deactivate"], report["orphan"], report["in_sync"]) == (1, 1, 2, 0)
+    assert (report["to_create"], report["to_deactivate"], report["in_sync"]) == (1, 1, 0)
+    assert (report["orphan"], report["protected"]) == (1, 1), "the token owner is no orphan"
     assert report["dry_run"] is True and report["enqueued"] == 0
+    # Masked as in the table: the list ends up in tickets and chat; the ids say who it is.
     assert {(i["category"], i["email"]) for i in report["items"]} == {
-        ("to_create", "alice.archer@example.com"),
-        ("to_deactivate", "dave.dunn@example.com"),
-        ("orphan", "ghost@example.com"),
-        ("orphan", "admin@example.test"),
+        ("to_create", "a***@example.com"),
+        ("to_deactivate", "d***@example.com"),
+        ("orphan", "g***@example.com"),
     }
+    assert all(i["okta_user_id"] or i["teamviewer_id"] for i in report["items"])
     assert pipeline.aws.drain() == []
 
 
@@ -88,7 +90,8 @@ def test_the_table_names_each_category_and_the_differences(
     captured = capsys.readouterr()
     lines = captured.out.partition("Differences")[0].splitlines()
     row = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in lines if line.count("│") >= 3}
-    assert (row["to create"], row["to deactivate"], row["orphans"], row["in sync"]) == ("1", "1", "2", "0")
+    assert (row["to create"], row["to deactivate"], row["orphans"], row["in sync"]) == ("1", "1", "1", "0")
+    assert row["protected"] == "1" and "the token owner's account: never deactivated" in captured.out
     assert "dry run: nothing queued" in captured.out
     # A list of people ends up in tickets and chat: emails masked, the ids say who it is.
     assert "a***@example.com" in captured.out and "alice.archer@" not in captured.out
@@ -159,3 +162,46 @@ def test_help_explains_the_categories(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     for words in ("--dry-run", "--deactivate-orphans", "to deactivate", "orphans", "token owner"):
         assert words in out
+
+
+def orphan_row(out: str) -> tuple[str, str]:
+    """(users, meaning) of the orphans row of the counts table."""
+    counts = out.partition("Differences")[0]
+    [row] = [line for line in counts.splitlines() if line.startswith("│ orphans")]
+    users, meaning = (cell.strip() for cell in row.split("│")[2:4])
+    return users, meaning
+
+
+@pytest.mark.parametrize(
+    ("argv", "fate"),
+    [
+        (["--dry-run"], "active account no Okta user has (reported only)"),
+        (
+            ["--dry-run", "--deactivate-orphans"],
+            "active account no Okta user has (1 would be deactivated; dry run: nothing queued)",
+        ),
+        (["--deactivate-orphans"], "active account no Okta user has (1 deactivation queued)"),
+        (
+            ["--deactivate-orphans", "--max-orphan-deactivations", "0"],
+            "active account no Okta user has (more than --max-orphan-deactivations: none deactivated)",
+        ),
+    ],
+    ids=["dry run", "dry run, deactivate orphans", "deactivate orphans", "over the limit"],
+)
+def test_the_table_says_what_happens_to_orphans_and_a_dry_run_never_reads_as_queued(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str], argv: list[str], fate: str
+) -> None:
+    assert main(["reconcile", *argv]) == 0
+    out = capsys.readouterr().out
+    assert orphan_row(out) == ("1", fate)
+    dry_run = "--dry-run" in argv
+    [title] = [line.rstrip() for line in out.splitlines() if line.startswith("Reconcile ")]
+    if dry_run:
+        assert title.endswith("(dry run: nothing queued)")
+        assert "Differences (dry run: nothing queued)" in out
+        assert "queued" not in out.replace("nothing queued", ""), "nothing in a dry run reads as queued"
+        assert pipeline.aws.drain() == []
+    else:
+        queued = 3 if argv == ["--deactivate-orphans"] else 2  # creates and deactivations (and the ghost)
+        assert title.endswith(f"({queued} sync requests queued)")
+        assert "Differences (dry run" not in out

@@ -53,7 +53,7 @@ def test_posts_deliveries_and_the_events_are_queued(
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"✓ {USER_CREATE}  HTTP 200" in out
-    assert "1 of 1 deliveries accepted" in out
+    assert "1 of 1 delivery accepted" in out
     queued = {m["Attributes"]["MessageDeduplicationId"] for m in aws.drain()}
     assert queued == expected_uuids("sqs-user-create.json")
 
@@ -82,7 +82,7 @@ def test_wrong_secret_is_refused_and_nothing_is_queued(
     assert "Unauthorized" in out, "the server's message is shown"
     assert "another header name than Authorization" in out, "with both possible causes"
     assert "the value in $OKTA_HOOK_SECRET does not match the hook secret" in out
-    assert "0 of 1 deliveries accepted" in out
+    assert "0 of 1 delivery accepted" in out
     assert aws.drain() == []
 
 

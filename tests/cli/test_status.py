@@ -132,3 +132,94 @@ def test_summarize_keeps_only_the_newest_problems_in_one_pass() -> None:
     assert summary.total == 200
     assert summary.by_outcome == {"applied": 100, "retrying": 100}
     assert [s.okta_user_id for s in summary.recent_problems] == ["00u199", "00u197", "00u195"]
+
+
+def test_when_the_last_change_was_applied_is_shown_beside_the_outcome(
+    store: SyncStateStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user being retried now had their account changed an hour ago: both are on the record."""
+    applied_at = T0 - timedelta(hours=1)
+    store.put(
+        state("00uR", "retrying", 9, last_reason="auth: TeamViewer answered 401", last_applied_at=applied_at)
+    )
+    store.put(state("00uN", "conflict", 8, last_reason="email in use"))  # never applied anything
+    store.put(state("00uF", "adopted", 7, last_reason="account-adopted", last_applied_at=T0))
+
+    summary = run_json(capsys, "status", "--json")
+    assert {p["okta_user_id"]: p["last_applied_at"] for p in summary["recent_problems"]} == {
+        "00uR": applied_at.isoformat(),
+        "00uN": None,
+    }
+    [user] = run_json(capsys, "status", "00uF", "--json")["users"]
+    assert (user["last_outcome"], user["last_reason"], user["last_applied_at"]) == (
+        "adopted",
+        "account-adopted",
+        T0.isoformat(),
+    )
+
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "Last applied (UTC)" in out
+    [retrying] = [line for line in out.splitlines() if "00uR" in line]
+    assert "retrying" in retrying and "2026-11-02 08:00:00" in retrying
+    [adopted] = [line for line in out.splitlines() if line.strip("│ ").startswith("adopted")]
+    assert "existing TeamViewer account was mapped" in adopted
+
+    assert main(["status", "00uR"]) == 0
+    out = capsys.readouterr().out
+    assert "last applied at" in out and applied_at.isoformat() in out
+
+
+LONG_REASON = (
+    "TeamViewer refused the request: the user's email domain is not verified for the company "
+    "and the account cannot be created until an administrator verifies it in the Management Console"
+)
+
+
+def test_piped_output_keeps_each_row_on_one_line(
+    store: SyncStateStore, piped: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pipe or a CI log has no width to fit: no row is wrapped, at 80 columns or any other."""
+    store.put(state("00u1verylongoktauserid0001", "invalid", 1, last_reason=LONG_REASON))
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    [line] = [line for line in out.splitlines() if "00u1verylongoktauserid0001" in line]
+    assert LONG_REASON in line and "0***@example.com" in line and len(line) > 200
+
+
+def test_on_a_narrow_terminal_ids_and_emails_are_never_split(
+    store: SyncStateStore, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console, "width", 60)
+    uuid = "8f2c7a1e-93b4-4d0f-a6c2-5e1b9d3f7a20"
+    store.put(
+        state(
+            "00u1verylongoktauserid0001",
+            "invalid",
+            1,
+            email="someone.with.a.long.name@example.com",
+            last_reason=LONG_REASON,
+            last_event_uuid=uuid,
+        )
+    )
+    assert main(["status"]) == 0
+    summary = capsys.readouterr().out
+    assert "00u1verylongoktauserid0001" in summary and "s***@example.com" in summary
+    assert main(["status", "00u1verylongoktauserid0001"]) == 0
+    record = capsys.readouterr().out
+    for value in (uuid, "someone.with.a.long.name@example.com", "00u1verylongoktauserid0001"):
+        assert value in record, f"{value} was split across lines"
+
+
+def test_dead_letters_are_counted_in_words(
+    store: SyncStateStore, aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store.put(state("00uA", "applied", 1))
+    sqs = aws.session.client("sqs")
+    for n in range(2):
+        sqs.send_message(
+            QueueUrl=aws.dlq_url, MessageBody="{}", MessageGroupId="g", MessageDeduplicationId=f"d{n}"
+        )
+        assert main(["status"]) == 0
+        expected = "1 event in the DLQ" if n == 0 else "2 events in the DLQ"
+        assert f"{expected}: tvsync dlq list" in capsys.readouterr().out

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from tests.cli.apigw_server import serve_handler
-from tests.conftest import HOOK_SECRET, Aws, load_function
+from tests.conftest import HOOK_SECRET, Aws, FakeLambdaContext, apigw_event, emf_metrics, load_function
 from tvsync.cli import verify_hook
 from tvsync.cli.main import main
 
@@ -39,7 +42,9 @@ def run(url: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int,
     code = main(["verify-hook", "--url", url, *extra])
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
-    return code, captured.out + captured.err
+    # The ingest function runs in this process: its JSON log lines and metrics share stdout.
+    lines = (captured.out + captured.err).splitlines(keepends=True)
+    return code, "".join(line for line in lines if not line.startswith("{"))
 
 
 def test_the_real_ingest_function_passes(ingest_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,3 +170,19 @@ def test_a_missing_secret_variable_is_one_clear_error(
     assert captured.out == ""
     assert captured.err.count("\n") == 1
     assert "environment variable OKTA_HOOK_SECRET is not set" in captured.err
+
+
+def test_an_answered_verification_is_counted_and_raises_no_warning(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Okta's Verify is a request with no event to count: without a metric of its own,
+    Powertools warns on every one that it had nothing to publish."""
+    ingest = load_function("ingest", aws.env("IngestFunction"), monkeypatch)
+    event = apigw_event("GET", headers={"Authorization": HOOK_SECRET, "X-Okta-Verification-Challenge": "c-1"})
+    printed = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed):
+        warnings.simplefilter("always")  # whatever the test configuration filters
+        response = ingest.lambda_handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 200
+    assert [str(w.message) for w in caught] == []
+    assert emf_metrics(printed.getvalue()) == {"HookVerifications": 1}

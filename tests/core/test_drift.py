@@ -16,12 +16,13 @@ from tvsync.models.teamviewer import TeamViewerAccount
 
 APP_ID = "0oa1teamviewer"
 OWNER = "u0000001"
-IN_SYNC, CREATE, UPDATE, DEACTIVATE, ORPHAN, CONFLICT, IGNORED = (
+IN_SYNC, CREATE, UPDATE, DEACTIVATE, ORPHAN, PROTECTED, CONFLICT, IGNORED = (
     DriftCategory.IN_SYNC,
     DriftCategory.TO_CREATE,
     DriftCategory.TO_UPDATE,
     DriftCategory.TO_DEACTIVATE,
     DriftCategory.ORPHAN,
+    DriftCategory.PROTECTED,
     DriftCategory.CONFLICT,
     DriftCategory.IGNORED,
 )
@@ -146,8 +147,24 @@ CASES: dict[str, Case] = {
         {"u9": (ORPHAN, (Operation.DEACTIVATE,), True)},
         deactivate_orphans=True,
     ),
-    "orphan token owner: never deactivated": Case(
-        [], [OWNER_ACCOUNT], {OWNER: (ORPHAN, (), False)}, deactivate_orphans=True
+    "token owner no Okta user has: protected, not an orphan": Case(
+        [], [OWNER_ACCOUNT], {OWNER: (PROTECTED, (), False)}, deactivate_orphans=True
+    ),
+    "token owner beside an orphan: only the orphan is one": Case(
+        [],
+        [OWNER_ACCOUNT, tv("u9", "ghost@example.com")],
+        {OWNER: (PROTECTED, (), False), "u9": (ORPHAN, (Operation.DEACTIVATE,), True)},
+        deactivate_orphans=True,
+    ),
+    "token owner an entitled Okta user has: in sync, not protected": Case(
+        [(okta("00u0", "admin@example.com", first="Company", last="Admin"), assigned("00u0"))],
+        [OWNER_ACCOUNT],
+        {"00u0": (IN_SYNC, (), False)},
+    ),
+    "token owner revoked in Okta: a conflict for the admin, not protected": Case(
+        [(okta("00u0", "admin@example.com", "SUSPENDED", "Company", "Admin"), assigned("00u0"))],
+        [OWNER_ACCOUNT],
+        {"00u0": (CONFLICT, (), False)},
     ),
     "inactive account no Okta user has: not drift": Case(
         [], [tv("u9", "ghost@example.com", active=False)], {}
@@ -259,9 +276,21 @@ def test_an_orphan_limit_is_reported_as_the_reason() -> None:
     assert reasons == {
         "u1": DriftReason.ORPHAN_LIMIT,
         "u2": DriftReason.ORPHAN_LIMIT,
-        OWNER: DriftReason.ORPHAN_PROTECTED,
+        OWNER: DriftReason.TOKEN_OWNER,
     }
     assert not any(item.enqueue for item in items)
+
+
+def test_the_token_owner_does_not_count_towards_the_orphan_limit() -> None:
+    """Two real orphans and a limit of two: both are deactivated, the protected owner is not one."""
+    detector = DriftDetector(config=SyncConfig(), token_owner_id=OWNER)
+    detector.add_accounts([tv("u1", "a@example.com"), tv("u2", "b@example.com"), OWNER_ACCOUNT])
+    items = detector.finish(deactivate_orphans=True, max_orphan_deactivations=2)
+    assert {item.teamviewer_id: (item.category, item.enqueue) for item in items} == {
+        "u1": (ORPHAN, True),
+        "u2": (ORPHAN, True),
+        OWNER: (PROTECTED, False),
+    }
 
 
 # --- `active` unknown (the server left it out): the worker's rules, at the boundary -------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tvsync.cli.main import main
@@ -10,7 +12,10 @@ from tvsync.local.burst import BurstConfig, run_burst
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_converges_every_provisionable_user(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_converges_every_provisionable_user(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # one line per person
     assert main(["demo", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "TeamViewer matches Okta for every user that can be provisioned" in out
@@ -24,6 +29,31 @@ def test_demo_converges_every_provisionable_user(capsys: pytest.CaptureFixture[s
     ):
         assert email in out
     assert "conflict" in out, "Erin's email is owned outside the company: reported, not hidden"
+    # Frank's account was in TeamViewer already, in other letter case: taken over, then converged.
+    [frank] = [line for line in out.splitlines() if "frank.fischer@" in line]
+    assert "adopted, activated, renamed" in frank
+    [alice] = [line for line in out.splitlines() if "alice.archer@" in line]
+    assert "created" in alice and "adopted" not in alice
+
+
+def test_demo_json_is_one_document_on_stdout_with_the_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)  # the whole of stdout; the stack's lines went to stderr
+    assert (result["ok"], result["dead_letters"], result["conflicts"], result["not_in_step"]) == (
+        True,
+        0,
+        1,
+        [],
+    )
+    users = {u["email"].lower(): u for u in result["users"]}
+    assert len(users) == 6
+    erin = users["erin.evans@example.com"]
+    assert (erin["in_step"], erin["teamviewer"]) == ("conflict", None)
+    assert erin["pipeline_did"][0].startswith("conflict: ")
+    assert users["alice.archer@example.com"]["pipeline_did"] == ["created"]
+    assert users["alice.archer@example.com"]["teamviewer"]["active"] is True
+    assert "POST /okta/events  200" in captured.err and "local stack up" in captured.err
 
 
 def test_a_small_burst_loses_nothing_and_writes_once_per_change() -> None:

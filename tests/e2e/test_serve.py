@@ -9,11 +9,7 @@ is what these tests prove, along with the pipeline's behaviour.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.serve import emulated_environment, free_port, start_serve, stop_serve
 from tvsync.emulators.http import FaultPolicy, RunningServer, serve
 from tvsync.emulators.okta import OktaEmulator
 from tvsync.emulators.teamviewer import TeamViewerEmulator
@@ -103,12 +100,6 @@ class Served:
         time.sleep(0.3)  # the last batch's bookkeeping
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tv = TeamViewerEmulator(token="e2e-tv-token")
@@ -116,44 +107,22 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     servers: list[RunningServer] = [serve(tv), serve(okta)]
     workdir = tmp_path_factory.mktemp("serve")
     state_file = workdir / "local-stack.json"
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "TEAMVIEWER_API_URL": servers[0].url,
-        "TEAMVIEWER_API_TOKEN": "e2e-tv-token",
-        "OKTA_ORG_URL": servers[1].url,
-        "OKTA_API_TOKEN": "e2e-okta-token",
-        "OKTA_HOOK_SECRET": SECRET,
-        "OKTA_APP_ID": APP_ID,
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tvsync.cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--state-file",
-            str(state_file),
-        ],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    port = free_port()
+    env = emulated_environment(
+        teamviewer_url=servers[0].url,
+        teamviewer_token="e2e-tv-token",
+        okta_url=servers[1].url,
+        okta_token="e2e-okta-token",
+        hook_secret=SECRET,
+        app_id=APP_ID,
     )
+    process = start_serve(cwd=workdir, env=env, port=port, state_file=state_file)
     handle = Served(f"http://127.0.0.1:{port}/okta/events", tv, okta, state_file, process)
     try:
         handle.wait_for(state_file.exists, timeout=60)
         yield handle
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            output, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
+        output = stop_serve(process)
         for server in servers:
             server.close()
         assert process.returncode == 0, output

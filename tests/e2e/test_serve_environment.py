@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.test_serve import _free_port
+from tests.support.serve import free_port
 from tvsync.cli.context import StackContext, write_local_state
 from tvsync.local import demo_cast
 
@@ -102,7 +102,7 @@ def admin_shell(home: Path) -> dict[str, str]:
 def leave_a_crashed_serves_state_file(workdir: Path) -> None:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     write_local_state(
         workdir / ".tvsync" / "local-stack.json",
         StackContext(source="serve", aws_endpoint_url=dead, pid=gone.pid, extra={"hook_url": dead}),
@@ -114,7 +114,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     workdir = tmp_path_factory.mktemp("serve-shell")
     leave_a_crashed_serves_state_file(workdir)
     shell = admin_shell(workdir)
-    port = _free_port()
+    port = free_port()
     output = workdir / "serve.out"
     with output.open("w", encoding="utf-8") as sink:
         process = subprocess.Popen(
@@ -207,7 +207,7 @@ def test_function_logs_are_json_lines_written_as_they_happen(served: Served) -> 
 def test_a_second_serve_refuses_and_leaves_the_first_alone(served: Served) -> None:
     state, secret = served.state_file.read_bytes(), (served.workdir / ".tvsync" / "hook-secret").read_bytes()
     started = time.monotonic()
-    second = served.tvsync("serve", "--port", str(_free_port()))
+    second = served.tvsync("serve", "--port", str(free_port()))
     assert second.returncode == 2
     assert time.monotonic() - started < 20, "refused before starting anything"
     assert second.stderr.startswith(

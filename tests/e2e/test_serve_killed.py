@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_serve import _free_port
+from tests.support.serve import free_port, serve_environment, start_serve
 
 pytestmark = [
     pytest.mark.e2e,
@@ -67,23 +66,13 @@ def _alive(process: Process) -> bool:
 
 def test_sigkill_of_serve_ends_every_process_it_started(tmp_path: Path) -> None:
     state_file = tmp_path / "local-stack.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TVSYNC_"))}
-    serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tvsync.cli.main",
-            "serve",
-            "--port",
-            str(_free_port()),
-            "--state-file",
-            str(state_file),
-        ],
+    serve = start_serve(
         cwd=tmp_path,
-        env=env,
+        env=serve_environment(),
+        port=free_port(),
+        state_file=state_file,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
     )
     started: dict[Process, str] = {}
     try:

@@ -248,7 +248,14 @@ def test_email_owned_outside_the_company_is_recorded_not_retried_and_others_proc
     assert p.dlq_count() == 0
 
 
-def test_existing_account_with_different_email_case_is_adopted_not_duplicated(pipeline: Pipeline) -> None:
+def synced(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The fields of every ``User synced`` log line captured so far."""
+    return [record.__dict__ for record in caplog.records if record.getMessage() == "User synced"]
+
+
+def test_existing_account_with_different_email_case_is_adopted_not_duplicated(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     p = pipeline
     p.tv.add_user("Frank.Fischer@example.com", "Frank Fischer", active=False)
     frank = add_assigned(p, "frank.fischer@example.com", "Frank", "Fischer")
@@ -258,7 +265,126 @@ def test_existing_account_with_different_email_case_is_adopted_not_duplicated(pi
     assert len(matches) == 1
     assert matches[0]["active"] is True
     assert matches[0]["email"] == "Frank.Fischer@example.com", "a case-only difference is not an email change"
-    assert p.state(frank).teamviewer_id == matches[0]["id"]  # type: ignore[union-attr]
+    state = p.state(frank)
+    assert state is not None and state.teamviewer_id == matches[0]["id"]
+    # Adopted and reactivated: the outcome says a change was applied, the reason that it was adoption.
+    assert (state.last_outcome, state.last_reason, state.last_operations) == (
+        "applied",
+        "account-adopted",
+        ["activate"],
+    )
+    assert state.last_applied_at == state.updated_at
+    [line] = synced(caplog)
+    assert (line["outcome"], line["reason"], line["adopted"]) == ("applied", "account-adopted", True)
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert (metrics.get("UsersAdopted"), metrics.get("UsersActivated"), metrics.get("UsersCreated")) == (
+        1,
+        1,
+        None,
+    )
+
+
+def test_an_account_adopted_as_it_is_is_recorded_as_adopted_not_no_change(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    p = pipeline
+    p.tv.add_user("Gus.Green@example.com", "Gus Green")  # from before the product, nothing to change
+    gus = add_assigned(p, "gus.green@example.com", "Gus", "Green")
+    p.enqueue(gus, "user.lifecycle.create")
+    p.drain()
+    state = p.state(gus)
+    assert state is not None
+    assert (state.last_outcome, state.last_reason, state.last_operations) == (
+        "adopted",
+        "account-adopted",
+        [],
+    )
+    assert state.teamviewer_id == p.tv_account("gus.green@example.com")["id"]  # type: ignore[index]
+    assert state.last_applied_at == state.updated_at
+    [line] = synced(caplog)
+    assert (line["outcome"], line["adopted"], line["teamviewer_id"]) == ("adopted", True, state.teamviewer_id)
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert (metrics.get("UsersAdopted"), metrics.get("NoChange")) == (1, None)
+
+    p.enqueue(gus, "user.account.update_profile")  # the account is now known: in step, nothing adopted
+    p.drain()
+    again = p.state(gus)
+    assert again is not None
+    assert (again.last_outcome, again.last_reason) == ("no-change", "in-sync")
+    assert again.last_applied_at == state.last_applied_at, "kept: nothing was applied this time"
+    assert emf_metrics(capsys.readouterr().out).get("UsersAdopted") is None
+
+
+def test_a_new_account_is_created_not_adopted(pipeline: Pipeline, caplog: pytest.LogCaptureFixture) -> None:
+    p = pipeline
+    alice = add_assigned(p, "alice.archer@example.com", "Alice", "Archer")
+    p.enqueue(alice, "user.lifecycle.create")
+    p.drain()
+    state = p.state(alice)
+    assert state is not None
+    assert (state.last_outcome, state.last_reason, state.last_operations) == (
+        "applied",
+        "account-missing",
+        ["create"],
+    )
+    assert [line["adopted"] for line in synced(caplog)] == [False]
+
+
+def test_last_applied_at_dates_the_last_change_and_survives_syncs_that_change_nothing(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``updated_at`` moves on every sync; ``last_applied_at`` only when TeamViewer was changed."""
+    p, servers = start_pipeline(aws, monkeypatch)
+    try:
+        alice = add_assigned(p, "alice.archer@example.com", "Alice", "Archer")
+        p.enqueue(alice, "user.lifecycle.create")
+        p.drain()
+        created = p.state(alice)
+        assert created is not None and created.last_applied_at == created.updated_at
+
+        p.enqueue(alice, "user.session.start")
+        p.drain()
+        unchanged = p.state(alice)
+        assert unchanged is not None and unchanged.last_outcome == "no-change"
+        assert unchanged.updated_at > created.updated_at
+        assert unchanged.last_applied_at == created.last_applied_at
+
+        p.okta.update_profile(alice, lastName="Archer-Smith")
+        p.tv.token = "rotated-token"  # the rename is refused (401): retried later
+        p.enqueue(alice, "user.account.update_profile")
+        assert p.source.poll_once().failed == 1
+        retrying = p.state(alice)
+        assert retrying is not None and retrying.last_outcome == "retrying"
+        assert retrying.last_applied_at == created.last_applied_at
+
+        p.tv.token = "tv-test-token"
+        p.drain()
+        renamed = p.state(alice)
+        assert renamed is not None and (renamed.last_outcome, renamed.last_operations) == (
+            "applied",
+            ["rename"],
+        )
+        assert renamed.last_applied_at == renamed.updated_at
+        assert renamed.last_applied_at > created.updated_at  # type: ignore[operator]
+    finally:
+        for server in servers:
+            server.close()
+
+    dry, servers = start_pipeline(aws, monkeypatch, DRY_RUN="true")
+    try:
+        dry.okta.add_user("alice.archer@example.com", "Alice", "Archer-Jones", user_id=alice)
+        dry.okta.assign(TV_APP_ID, alice)
+        dry.enqueue(alice, "user.account.update_profile")
+        dry.drain()
+        planned = dry.state(alice)
+        assert planned is not None and (planned.last_outcome, planned.last_operations) == (
+            "dry-run",
+            ["rename"],
+        )
+        assert planned.last_applied_at == renamed.last_applied_at, "a dry run applies nothing"
+    finally:
+        for server in servers:
+            server.close()
 
 
 def test_the_token_owner_is_never_deactivated(pipeline: Pipeline) -> None:
@@ -268,7 +394,10 @@ def test_the_token_owner_is_never_deactivated(pipeline: Pipeline) -> None:
     p.enqueue(owner, "user.lifecycle.suspend")
     p.drain()
     assert p.tv_account("admin@example.test")["active"] is True  # type: ignore[index]
-    assert p.state(owner).last_reason == "token-owner-protected"  # type: ignore[union-attr]
+    state = p.state(owner)
+    assert state is not None
+    # Found and mapped, so adopted — but the reason that matters more is kept.
+    assert (state.last_outcome, state.last_reason) == ("adopted", "token-owner-protected")
 
 
 def test_a_revoked_user_whose_account_email_differs_in_case_loses_access(pipeline: Pipeline) -> None:
@@ -405,8 +534,8 @@ def test_faults_and_rate_limits_over_50_users_all_converge_once(
         assert tv.throttled > 0, "the run must actually have been rate limited"
         assert any(c.fault in {FaultKind.DROP, FaultKind.TIMEOUT} and c.after_apply for c in tv.calls)
         assert p.dlq_count() == 0
-        # "no-change" when a create landed but its answer was lost: the retry found the account.
-        assert {p.state(u).last_outcome for u in users} <= {"applied", "no-change"}  # type: ignore[union-attr]
+        # "adopted" when a create landed but its answer was lost: the retry found the account.
+        assert {p.state(u).last_outcome for u in users} <= {"applied", "adopted"}  # type: ignore[union-attr]
     finally:
         for server in servers:
             server.close()
@@ -493,20 +622,39 @@ def test_an_event_seen_in_a_dry_run_is_still_applied_by_a_real_run(
             server.close()
 
 
-@pytest.mark.parametrize("stored_email", ["alice.archer@example.com", "Alice.Archer@example.com"])
+@pytest.mark.parametrize(
+    ("stored_email", "active", "operations"),
+    [
+        ("alice.archer@example.com", False, ["activate"]),
+        ("Alice.Archer@example.com", False, ["activate"]),
+        ("Alice.Archer@example.com", True, []),
+    ],
+)
 def test_dry_run_does_not_report_a_create_for_an_account_that_exists(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch, stored_email: str
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    stored_email: str,
+    active: bool,
+    operations: list[str],
 ) -> None:
+    """It reports the adoption it would make, as planned: not counted, nothing dated as applied."""
     p, servers = start_pipeline(aws, monkeypatch, DRY_RUN="true")
     try:
-        p.tv.add_user(stored_email, "Alice Archer", active=False)
+        p.tv.add_user(stored_email, "Alice Archer", active=active)
         alice = add_assigned(p, "alice.archer@example.com", "Alice", "Archer")
         p.enqueue(alice, "user.lifecycle.create")
         p.drain()
         state = p.state(alice)
         assert state is not None
-        assert (state.last_outcome, state.last_operations) == ("dry-run", ["activate"])
+        assert (state.last_outcome, state.last_reason, state.last_operations) == (
+            "dry-run",
+            "account-adopted",
+            operations,
+        )
+        assert state.last_applied_at is None
         assert p.tv.writes() == 0
+        assert emf_metrics(capsys.readouterr().out).get("UsersAdopted") is None
     finally:
         for server in servers:
             server.close()

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Aws, FakeLambdaContext
-from tests.functions.test_worker import T0, Pipeline, add_assigned, start_pipeline
+from tests.conftest import Aws, FakeLambdaContext, emf_metrics
+from tests.functions.test_worker import T0, Pipeline, add_assigned, start_pipeline, synced
 from tvsync.adapters.errors import TransientError
 from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.adapters.teamviewer_client import TeamViewerClient
@@ -82,7 +82,10 @@ def creates(p: Pipeline) -> int:
 
 
 def test_crash_after_create_then_email_change_then_deprovision_leaves_one_inactive_account(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    pipeline: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     p = pipeline
     user = add_assigned(p, "hana.hill@example.com", "Hana", "Hill")
@@ -103,6 +106,18 @@ def test_crash_after_create_then_email_change_then_deprovision_leaves_one_inacti
     messages = [record.getMessage() for record in caplog.records]
     assert "Interrupted create resolved" in messages
     assert not [m for m in messages if m.startswith("Sync failed")], "settled first time, no retry"
+    # The account made by the crashed run was adopted, then given the new email and name; the
+    # update_profile event that follows finds it in step.
+    assert [
+        (line["outcome"], line["reason"], line["operations"], line["adopted"]) for line in synced(caplog)
+    ] == [
+        ("applied", "account-adopted", ["change_email", "rename"], True),
+        ("no-change", "in-sync", [], False),
+    ]
+    settled = p.state(user)
+    assert settled is not None and settled.last_applied_at is not None
+    assert settled.last_applied_at < settled.updated_at, "dated by the adoption, not by the no-change"
+    assert emf_metrics(capsys.readouterr().out).get("UsersAdopted") == 1
 
     p.okta.set_status(user, "DEPROVISIONED")
     p.enqueue(user, "user.lifecycle.deactivate")
@@ -138,6 +153,68 @@ def test_a_create_whose_answer_was_lost_is_settled_by_the_retry_even_after_an_em
     assert creates(p) == 1
     [account] = [u for u in p.tv.users() if u["email"] in {"ivo.iles@example.com", "ivo.moss@example.com"}]
     assert (account["email"], account["active"]) == ("ivo.moss@example.com", True), "adopted, then converged"
+    state = p.state(user)
+    assert state is not None
+    assert (state.last_outcome, state.last_reason, state.last_operations) == (
+        "applied",
+        "account-adopted",
+        ["change_email"],
+    )
+
+
+def test_an_interrupted_create_settled_with_nothing_left_to_do_is_recorded_as_adopted_and_counted_once(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = pipeline
+    user = add_assigned(p, "lea.lund@example.com", "Lea", "Lund")
+    p.enqueue(user, "user.lifecycle.create")
+    interrupt_next_create(monkeypatch, SandboxKilledError())
+    receipt = invoke_and_crash(p)
+    capsys.readouterr()
+    time_passes(p, receipt)
+    p.drain()
+
+    account = p.tv.user_by_email("lea.lund@example.com")
+    assert account is not None and creates(p) == 1
+    state = p.state(user)
+    assert state is not None
+    assert (state.last_outcome, state.last_reason, state.last_operations, state.teamviewer_id) == (
+        "adopted",
+        "account-adopted",
+        [],
+        account["id"],
+    )
+    assert state.last_applied_at is not None and state.pending_create_email is None
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert (metrics.get("UsersAdopted"), metrics.get("NoChange")) == (1, None)
+
+
+def test_an_adoption_settled_before_the_sync_fails_stays_dated_and_is_not_counted_twice(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The interrupted create is settled first; Okta then fails, and the retry finishes the sync."""
+    p = pipeline
+    user = add_assigned(p, "max.mohr@example.com", "Max", "Mohr")
+    p.enqueue(user, "user.lifecycle.create")
+    interrupt_next_create(monkeypatch, SandboxKilledError())
+    receipt = invoke_and_crash(p)
+    capsys.readouterr()
+    p.okta.token = "rotated-token"  # the read after the settlement is refused: retried
+    time_passes(p, receipt)
+    assert p.source.poll_once().failed == 1
+    failed = p.state(user)
+    assert failed is not None
+    assert (failed.last_outcome, failed.pending_create_email) == ("retrying", None)
+    assert failed.teamviewer_id == p.tv.user_by_email("max.mohr@example.com")["id"]  # type: ignore[index]
+    assert failed.last_applied_at is not None, "the adoption was stored, and dated, before the failure"
+
+    p.okta.token = "okta-test-token"
+    p.drain()
+    done = p.state(user)
+    assert done is not None and done.last_outcome == "no-change"
+    assert done.last_applied_at == failed.last_applied_at
+    assert creates(p) == 1
+    assert emf_metrics(capsys.readouterr().out).get("UsersAdopted") == 1
 
 
 def test_a_create_that_never_reached_teamviewer_is_sent_again(
@@ -157,11 +234,12 @@ def test_a_create_that_never_reached_teamviewer_is_sent_again(
     assert account is not None and account["active"] is True
     state = p.state(user)
     assert state is not None
-    assert (state.teamviewer_id, state.pending_create_email, state.last_outcome) == (
+    assert (state.teamviewer_id, state.pending_create_email, state.last_outcome, state.last_reason) == (
         account["id"],
         None,
         "applied",
-    )
+        "account-missing",
+    ), "created, not adopted: TeamViewer never had it"
 
 
 def test_an_interrupted_create_never_adopts_an_account_another_user_is_mapped_to(

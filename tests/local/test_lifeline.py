@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.serve import free_port
 from tvsync.local import lifeline
 
 # The parent: starts the child from its main thread or from a thread that ends once the
@@ -62,12 +63,6 @@ while True:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _running(pid: int) -> bool:
     """The process exists and is not a zombie (killed children of a dead parent may linger as one)."""
     try:
@@ -95,7 +90,7 @@ def _serves(port: int) -> bool:
 @contextmanager
 def _family(how: str) -> Iterator[tuple[subprocess.Popen[str], int, int]]:
     """(parent, child pid, child port): the child serving, the parent alive; both killed after."""
-    port = _free_port()
+    port = free_port()
     held_read, held_write = os.pipe()
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT, how, str(port), str(held_read)],

@@ -123,10 +123,12 @@ def test_drift_in_every_direction_is_found_and_fixed_through_the_worker(setup: S
         "to_create": 1,  # alice
         "to_update": 3,  # bob, carol, hank (email)
         "to_deactivate": 3,  # dave, erin, gina
-        "orphan": 2,  # ghost, and the token owner (protected)
+        "orphan": 1,  # ghost
+        "protected": 1,  # the token owner: never an orphan
         "ignored": 1,  # ida
     }
-    assert report.protected_orphans == 1 and report.drifted == 8
+    assert report.drifted == 8
+    assert C.PROTECTED not in {item.category for item in report.items}, "listed only as a count"
     assert report.enqueued == 7
     by_user = {item.okta_user_id: item for item in report.items if item.okta_user_id}
     assert {name for name, user in users.items() if user in by_user} == {
@@ -157,7 +159,7 @@ def test_drift_in_every_direction_is_found_and_fixed_through_the_worker(setup: S
 
     again = s.reconciler().run()
     # Erin's and Gina's accounts are inactive now and no walked user claims them: not drift.
-    assert counts(again) == {"in_sync": 6, "orphan": 2, "ignored": 1}
+    assert counts(again) == {"in_sync": 6, "orphan": 1, "protected": 1, "ignored": 1}
     assert again.enqueued == 0
 
 
@@ -179,7 +181,7 @@ def test_orphans_are_reported_deactivated_only_when_opted_in_and_never_the_token
     ghost = p.tv.add_user("ghost@example.com", "Ghost Account")["id"]
 
     reported = s.reconciler().run()
-    assert reported.counts[C.ORPHAN] == 2 and reported.enqueued == 0
+    assert (reported.counts[C.ORPHAN], reported.counts[C.PROTECTED], reported.enqueued) == (1, 1, 0)
     p.drain()
     assert p.tv_account("ghost@example.com")["active"] is True  # type: ignore[index]
 
@@ -210,7 +212,7 @@ def test_orphan_deactivation_stops_at_the_configured_limit(setup: Setup) -> None
     for n in range(3):
         p.tv.add_user(f"ghost{n}@example.com", f"Ghost {n}")
     report = s.reconciler(DEACTIVATE_ORPHANS="true", MAX_ORPHAN_DEACTIVATIONS="2").run()
-    assert report.counts[C.ORPHAN] == 4 and report.enqueued == 0
+    assert (report.counts[C.ORPHAN], report.counts[C.PROTECTED], report.enqueued) == (3, 1, 0)
     assert s.queued() == []
 
 
@@ -268,7 +270,7 @@ def _expected_many(count: int) -> dict[str, int]:
         "to_create": len(missing - suspended),
         "to_deactivate": len(suspended - missing),
         "in_sync": count - len(missing - suspended) - len(suspended - missing),
-        "orphan": 1,  # the token owner
+        "protected": 1,  # the token owner
     }
 
 
@@ -341,7 +343,13 @@ def test_the_lambda_handler_emits_drift_detected_and_fails_loudly(
     module = load_function("reconcile", s.env(), monkeypatch)
     capsys.readouterr()
     summary = module.lambda_handler({}, FakeLambdaContext(remaining_ms=900_000))
-    assert (summary["to_create"], summary["orphan"], summary["enqueued"]) == (1, 2, 1)
+    assert (summary["to_create"], summary["orphan"], summary["protected"], summary["enqueued"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert "protected_orphans" not in summary, "the token owner has a category of its own"
     out = capsys.readouterr().out
     assert emf_metrics(out)["DriftDetected"] == 2  # alice and the ghost; not the token owner
     assert "ghost@example.com" not in out, "no email reaches the logs"

@@ -349,7 +349,7 @@ def _letter(message: MessageTypeDef) -> DeadLetter:
     try:
         request = SyncRequest.model_validate_json(message["Body"])
     except ValidationError as exc:
-        problem = f"not a sync request ({exc.error_count()} problems)"
+        problem = _body_problem(exc)
     return DeadLetter(
         message_id=message["MessageId"],
         group_id=attributes.get("MessageGroupId"),
@@ -360,6 +360,15 @@ def _letter(message: MessageTypeDef) -> DeadLetter:
         request=request,
         body_problem=problem,
     )
+
+
+def _body_problem(exc: ValidationError) -> str:
+    """Why a body is not a sync request: which fields failed and how, never their values."""
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False)
+    )
+    return f"not a sync request: {problems}"[:300]
 
 
 def _epoch_ms(value: str | None) -> datetime | None:

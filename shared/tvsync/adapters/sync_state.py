@@ -51,6 +51,9 @@ class SyncState(BaseModel):
     last_reason: str | None = None
     last_operations: list[str] = []
     updated_at: AwareDatetime
+    #: When a sync last changed the account in TeamViewer or adopted one (``tvsync.core.outcome``):
+    #: unlike ``updated_at``, later syncs that change nothing, fail or only plan keep it as it is.
+    last_applied_at: AwareDatetime | None = None
     #: Set just before a create is sent, cleared once its result is recorded: the email of an
     #: account that may exist in TeamViewer without being mapped here yet.
     pending_create_email: str | None = None
@@ -111,8 +114,8 @@ class SyncStateStore:
     def record_outcome(self, okta_user_id: str, *, outcome: str, reason: str, at: datetime) -> None:
         """Set only the last outcome, its reason and the time; everything else stays as stored.
 
-        Used where the sync did not finish (a retry, a refusal): the mapping and a pending
-        create must survive it, and the record is created if the user has none yet.
+        Used where the sync did not finish (a retry, a refusal): the mapping, a pending create
+        and ``last_applied_at`` must survive it, and the record is created if the user has none yet.
         """
         self._dynamodb.update_item(
             TableName=self._table,

@@ -19,7 +19,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tvsync.cli.output import stable_console
+from tvsync.cli.output import err_console, plural, print_json, print_table, stable_console
 from tvsync.local.burst import BurstConfig, BurstReport, run_burst
 
 ORDER = 40
@@ -71,11 +71,17 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--no-write", action="store_true", help="print only; do not append to the results file"
     )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the figures as JSON instead of a table (the progress bar goes to stderr)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    console = stable_console()
+    # With --json, stdout carries the JSON document alone; the progress bar is stderr's.
+    console = err_console if args.json else stable_console()
     config = BurstConfig(
         users=args.users,
         rate_limit=args.rate,
@@ -94,17 +100,58 @@ def run(args: argparse.Namespace) -> int:
         report = run_burst(
             config, on_progress=lambda done, total: progress.update(task, completed=done, total=total)
         )
-    table = Table(title=f"tvsync bench: {args.users} users, TeamViewer limited to {args.rate:g} req/s")
-    table.add_column("measure")
-    table.add_column("value")
-    for name, value in report.rows():
-        table.add_row(name, value)
-    console.print(table)
-    if not args.no_write:
-        append_results(args.results, section(report, command=_command_line()))
-        console.print(f"results appended to {args.results}")
+    results = None if args.no_write else args.results
+    if results is not None:
+        append_results(results, section(report, command=_command_line()))
+    if args.json:
+        print_json(report_json(report, results=results))
+    else:
+        title = f"tvsync bench: {plural(args.users, 'user')}, TeamViewer limited to {args.rate:g} req/s"
+        table = Table(title=title)
+        table.add_column("measure", no_wrap=True)
+        table.add_column("value")
+        for name, value in report.rows():
+            table.add_row(name, value)
+        print_table(console, table)
+        if results is not None:
+            console.print(f"results appended to {results}", soft_wrap=True)
     healthy = report.events_lost == 0 and report.dlq == 0
     return 0 if healthy else 1
+
+
+def report_json(report: BurstReport, *, results: Path | None) -> dict[str, Any]:
+    """The table's figures as numbers (seconds, milliseconds, per-second rates), for scripts."""
+    seconds = report.seconds
+    return {
+        "users": report.config.users,
+        "rate_limit": report.config.rate_limit,
+        "throttle_style": report.config.throttle_style,
+        "worker_concurrency": report.worker_concurrency,
+        "events_posted": report.events_posted,
+        "events_applied": report.events_applied,
+        "events_lost": report.events_lost,
+        "dlq_messages": report.dlq,
+        "phases": [
+            {
+                "name": phase.name,
+                "events": phase.events,
+                "seconds": round(phase.seconds, 3),
+                "events_per_second": round(phase.events_per_second, 2),
+                "teamviewer_writes": phase.writes,
+            }
+            for phase in report.phases
+        ],
+        "seconds": round(seconds, 3),
+        "events_per_second": round(report.events_applied / seconds, 2) if seconds else 0.0,
+        "teamviewer_writes_per_second": round(report.writes / seconds, 2) if seconds else 0.0,
+        "writes_per_rate_limit": round(report.write_ratio, 3),
+        "latency_p50_ms": round(report.percentile(0.5), 1),
+        "latency_p95_ms": round(report.percentile(0.95), 1),
+        "teamviewer_calls_per_event": round(report.tv_calls / max(1, report.events_applied), 3),
+        "okta_calls_per_event": round(report.okta_calls / max(1, report.events_applied), 3),
+        "throttles": report.throttles,
+        "results_file": None if results is None else str(results),
+    }
 
 
 def section(report: BurstReport, *, command: str | None) -> str:

@@ -43,7 +43,7 @@ from tvsync.adapters.teamviewer_client import (
     TokenOwner,
 )
 from tvsync.cli.context import NO_STACK, StackContext, add_stack_arguments, resolve
-from tvsync.cli.output import CliError, console
+from tvsync.cli.output import CliError, console, plural, print_json
 from tvsync.observability import mask_email
 
 ORDER = 30
@@ -381,8 +381,10 @@ def check_okta_app_users(probe: Probe) -> str:
 @check("AWS: event queue")
 def check_event_queue(probe: Probe) -> str:
     attributes = probe.queue_attributes()
-    waiting = attributes.get("ApproximateNumberOfMessages", "?")
-    return f"reachable, {waiting} message(s) waiting"
+    waiting = attributes.get("ApproximateNumberOfMessages", "")
+    if not waiting.isdigit():
+        return "reachable (its depth is not reported)"
+    return f"reachable, {plural(int(waiting), 'message')} waiting"
 
 
 @check("AWS: dead-letter queue")
@@ -399,7 +401,7 @@ def check_dead_letter_queue(probe: Probe) -> str:
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     count = int(attributes.get("Attributes", {}).get("ApproximateNumberOfMessages", "0"))
     hint = " — inspect them with `tvsync dlq`" if count else ""
-    return f"reachable ({name}), {count} message(s){hint}"
+    return f"reachable ({name}), {plural(count, 'message')}{hint}"
 
 
 def _table_check(name: str, variable: str) -> Check:
@@ -466,6 +468,7 @@ def add_parser(subparsers: Any) -> None:
         help="give up on each TeamViewer or Okta call after this many seconds "
         f"(default: {DEFAULT_TIMEOUT_SECONDS:g})",
     )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of one line per check")
     parser.set_defaults(run=run)
 
 
@@ -473,19 +476,33 @@ def run(args: argparse.Namespace) -> int:
     context = resolve(args)
     if not any(context.functions.values()):
         raise CliError(NO_STACK)
-    console.print(Text(f"Checking {context.source}", style="bold"), soft_wrap=True)
+    if not args.json:
+        console.print(Text(f"Checking {context.source}", style="bold"), soft_wrap=True)
     width = max(len(item.name) for item in ALL_CHECKS)
-    failed = total = 0
+    results: list[CheckResult] = []
     with Probe(context, timeout=args.timeout) as probe:
         for result in run_checks(probe):
-            total += 1
-            failed += 0 if result.ok else 1
-            console.print(_line(result, width), soft_wrap=True)
-    if failed:
-        console.print(Text(f"{failed} of {total} checks failed", style="bold red"), soft_wrap=True)
-        return 1
-    console.print(Text(f"All {total} checks passed", style="bold green"), soft_wrap=True)
-    return 0
+            results.append(result)
+            if not args.json:  # as each completes: a slow service shows which check waits
+                console.print(_line(result, width), soft_wrap=True)
+    failed = sum(1 for result in results if not result.ok)
+    if args.json:
+        print_json(
+            {
+                "stack": context.source,
+                "passed": not failed,
+                "failed": failed,
+                "checks": [
+                    {"name": r.name, "ok": r.ok, "skipped": r.skipped, "detail": r.detail} for r in results
+                ],
+            }
+        )
+    elif failed:
+        summary = f"{failed} of {plural(len(results), 'check')} failed"
+        console.print(Text(summary, style="bold red"), soft_wrap=True)
+    else:
+        console.print(Text(f"All {plural(len(results), 'check')} passed", style="bold green"), soft_wrap=True)
+    return 1 if failed else 0
 
 
 def _line(result: CheckResult, width: int) -> Text:

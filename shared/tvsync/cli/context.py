@@ -6,10 +6,13 @@ endpoint. Sources, first match wins:
 
 1. ``--stack NAME``: a deployed CloudFormation stack; its functions' environment is read
    from Lambda (``GetFunctionConfiguration``) — the exact values the functions run with.
-2. ``--local-state FILE`` (default ``.tvsync/local-stack.json``, written by ``tvsync serve``
-   while it runs): the local stack's endpoint, region and each function's environment.
-   A file named with ``--local-state`` must exist, and the stack it names must still run:
-   a state file left behind by a crashed ``serve`` is reported, never used.
+2. ``--local-state FILE``, or else ``.tvsync/local-stack.json`` (written by ``tvsync serve``
+   while it runs) in the current directory or the nearest parent that has one — so a
+   command works from anywhere inside the checkout ``serve`` runs in. The search stops at
+   the first directory holding ``.git`` (the checkout's top) or at the filesystem root.
+   The file gives the local stack's endpoint, region and each function's environment. A
+   file named with ``--local-state`` must exist, and the stack it names must still run: a
+   state file left behind by a crashed ``serve`` is reported, never used.
 3. The process environment (``EVENT_QUEUE_URL``, ``SYNC_STATE_TABLE_NAME``, ...).
 
 A local stack is reached with its own dummy credentials and region, whatever the shell
@@ -36,12 +39,16 @@ from tvsync.cli.output import CliError
 from tvsync.local.aws import LOCAL_REGION, local_session
 
 LOCAL_STATE = Path(".tvsync/local-stack.json")
+#: The search for LOCAL_STATE goes no higher than a directory holding this: the checkout's top.
+CHECKOUT_MARKER = ".git"
 FUNCTION_IDS = ("IngestFunction", "WorkerFunction", "ReconcileFunction")
-#: The one answer every command gives when it has no stack to work on.
-NO_STACK = (
-    "no local stack is running: start one with `tvsync serve`, name a deployed stack with "
-    "--stack NAME, or set the functions' variables (EVENT_QUEUE_URL, ...)"
+#: What to do when a command has no stack to work on.
+START_ONE = (
+    "start one with `tvsync serve`, name a deployed stack with --stack NAME, or set the "
+    "functions' variables (EVENT_QUEUE_URL, ...)"
 )
+#: The one answer every command gives when it has no stack to work on.
+NO_STACK = f"no local stack is running: {START_ONE}"
 #: The functions' variables a command reads from the process environment when no stack is named.
 ENVIRONMENT_VARIABLES = (
     "EVENT_QUEUE_URL",
@@ -122,7 +129,10 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         type=Path,
         default=None,
-        help=f"the state file of a running `tvsync serve` (default: {LOCAL_STATE}, when it exists)",
+        help=(
+            f"the state file of a running `tvsync serve` (default: {LOCAL_STATE} in the current "
+            "directory or the nearest parent that has one)"
+        ),
     )
 
 
@@ -136,8 +146,11 @@ def resolve(args: argparse.Namespace) -> StackContext:
             f"no local stack state at {explicit}: no `tvsync serve` is running with that --state-file "
             "(start one, or leave out --local-state)"
         )
-    state_file = explicit or LOCAL_STATE
-    if state_file.is_file():
+    searched: list[Path] = []
+    state_file = explicit
+    if state_file is None:
+        state_file, searched = find_local_state(Path.cwd())
+    if state_file is not None:
         context = read_local_state(state_file)
         problem = not_running(context)
         if problem:
@@ -148,8 +161,28 @@ def resolve(args: argparse.Namespace) -> StackContext:
         return context
     context = _from_environment()
     if not any(context.functions.values()):
-        raise CliError(NO_STACK)
+        where = ", ".join(str(directory) for directory in searched)
+        raise CliError(f"no local stack is running (no {LOCAL_STATE} in {where}): {START_ONE}")
     return context
+
+
+def find_local_state(start: Path) -> tuple[Path | None, list[Path]]:
+    """The state file of the ``tvsync serve`` nearest ``start``, and the directories looked in.
+
+    ``serve`` writes it in the directory it was started in, usually the checkout's top; an
+    admin runs the other commands from wherever they are in it. Looking further up than the
+    checkout could find the stack of some other project, so the search ends at the first
+    directory holding ``.git`` (or at the root).
+    """
+    searched: list[Path] = []
+    for directory in (start, *start.parents):
+        searched.append(directory)
+        candidate = directory / LOCAL_STATE
+        if candidate.is_file():
+            return candidate, searched
+        if (directory / CHECKOUT_MARKER).exists():
+            break
+    return None, searched
 
 
 def write_local_state(path: Path, context: StackContext) -> None:

@@ -1,4 +1,8 @@
-"""``tvsync demo``: the whole pipeline, a small cast, Okta's deliveries — and a verdict."""
+"""``tvsync demo``: the whole pipeline, a small cast, Okta's deliveries — and a verdict.
+
+The cast is the demo's own fictional people, so the final table shows their emails in full:
+how an address differs between Okta and TeamViewer (letter case, a change) is the point.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from rich.console import Console
 from rich.table import Table
 
-from tvsync.cli.output import CliError, stable_console
-from tvsync.cli.serve import port_number, start_problem
+from tvsync.cli.output import CliError, err_console, plural, print_json, print_table, stable_console
+from tvsync.cli.serve import line_printer, port_number, start_problem, stop_signals
 from tvsync.core.desired_state import SyncConfig
+from tvsync.core.outcome import Outcome
+from tvsync.core.plan import PlanReason
 from tvsync.local import demo_cast
 from tvsync.local.convergence import UserComparison, compare
 from tvsync.local.stack import LocalStack, StackObserver, StackSettings, SyncRecord
@@ -43,14 +50,25 @@ def add_parser(subparsers: Any) -> None:
         "--port", type=port_number, default=0, help="hook endpoint port (default 0: any free port)"
     )
     parser.add_argument("--quiet", action="store_true", help="print only the final table")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as JSON instead of the table (progress lines go to stderr)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    console = stable_console()
+    with stop_signals():  # a second Ctrl-C must not leave the stack's processes unreaped
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    # With --json, stdout carries the JSON document alone; what happens on the way is stderr's.
+    console: Console = err_console if args.json else stable_console()
     started = time.monotonic()
     secret = secrets.token_urlsafe(24)
-    observer = StackObserver(print_line=None if args.quiet else console.print)
+    observer = StackObserver(print_line=None if args.quiet else line_printer(console))
     settings = StackSettings(okta_hook_secret=secret, okta_app_id=demo_cast.TEAMVIEWER_APP_ID, port=args.port)
     stack = LocalStack(settings, observer=observer)
     try:
@@ -60,10 +78,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         assert stack.okta is not None and stack.teamviewer is not None
         demo_cast.seed(stack.okta, stack.teamviewer)
-        console.print(f"local stack up: {stack.hook_url}")
+        if not args.quiet:
+            console.print(f"local stack up: {stack.hook_url}", soft_wrap=True)
         with httpx.Client(timeout=10) as client:
             _verify(client, stack.hook_url, secret)
-            console.print("event hook verified (one-time verification GET answered)")
+            if not args.quiet:
+                console.print("event hook verified (one-time verification GET answered)", soft_wrap=True)
             for filename, change in demo_cast.STORY:
                 change(stack.okta)
                 _post(client, stack.hook_url, secret, EVENTS_DIR / filename)
@@ -71,24 +91,97 @@ def run(args: argparse.Namespace) -> int:
                     raise CliError(f"the worker did not finish {filename} within 30 s")
         dlq_visible, dlq_in_flight = stack.queue_depth(stack.dlq_url)
         comparisons = compare(stack.okta, stack.teamviewer, SyncConfig(app_id=demo_cast.TEAMVIEWER_APP_ID))
-        conflicts = {s.okta_user_id for s in observer.syncs if s.outcome == "conflict"}
-        console.print(_table(comparisons, observer.syncs))
     finally:
         stack.close()
-    failures = [c for c in comparisons if not c.converged and c.okta_user_id not in conflicts]
-    elapsed = time.monotonic() - started
-    if dlq_visible + dlq_in_flight:
-        console.print(f"[red]✗ {dlq_visible + dlq_in_flight} event(s) in the dead-letter queue[/red]")
-        return 1
-    if failures:
-        names = ", ".join(c.email for c in failures)
-        console.print(f"[red]✗ TeamViewer does not match Okta for: {names}[/red] ({elapsed:.1f} s)")
-        return 1
-    console.print(
-        f"[green]✓ TeamViewer matches Okta for every user that can be provisioned[/green] "
-        f"({len(conflicts)} recorded conflict(s); {elapsed:.1f} s)"
-    )
-    return 0
+    result = _Result(comparisons, observer.syncs, dlq_visible + dlq_in_flight, time.monotonic() - started)
+    if args.json:
+        print_json(result.as_dict())
+    else:
+        _print_result(stable_console(), result)
+    return 0 if result.ok else 1
+
+
+class _Result:
+    """What the demo found: each person in Okta and TeamViewer, what the pipeline did, the verdict."""
+
+    def __init__(
+        self, comparisons: list[UserComparison], syncs: list[SyncRecord], dead_letters: int, elapsed: float
+    ) -> None:
+        self.comparisons = sorted(comparisons, key=lambda c: c.email)
+        self.syncs = syncs
+        self.dead_letters = dead_letters
+        self.elapsed = elapsed
+        #: Users whose email is owned outside the company: reported, not a failure of the pipeline.
+        self.conflicts = {s.okta_user_id for s in syncs if s.outcome == "conflict"}
+        self.failures = [
+            c for c in self.comparisons if not c.converged and c.okta_user_id not in self.conflicts
+        ]
+
+    @property
+    def ok(self) -> bool:
+        return not self.dead_letters and not self.failures
+
+    def done(self) -> dict[str, list[str]]:
+        """Per Okta user, what the pipeline did, in order and without repeats."""
+        done: dict[str, list[str]] = defaultdict(list)
+        for sync in self.syncs:
+            if sync.outcome == "conflict":
+                done[sync.okta_user_id].append(f"conflict: {sync.reason}, not retried")
+            if sync.outcome == Outcome.ADOPTED or sync.reason == PlanReason.ADOPTED:
+                # Found in TeamViewer (there before the product, or in other letter case): taken over.
+                done[sync.okta_user_id].append("adopted")
+            done[sync.okta_user_id].extend(_DONE[operation] for operation in sync.operations)
+        return {user: list(dict.fromkeys(actions)) for user, actions in done.items()}
+
+    def in_step(self, comparison: UserComparison) -> str:
+        if comparison.converged:
+            return "yes"
+        return "conflict" if comparison.okta_user_id in self.conflicts else "no"
+
+    def as_dict(self) -> dict[str, Any]:
+        done = self.done()
+        return {
+            "ok": self.ok,
+            "elapsed_seconds": round(self.elapsed, 3),
+            "dead_letters": self.dead_letters,
+            "conflicts": len(self.conflicts),
+            "not_in_step": [c.email for c in self.failures],
+            "users": [
+                {
+                    "okta_user_id": c.okta_user_id,
+                    "email": c.email,
+                    "okta_status": c.okta_status,
+                    "assigned": c.assigned,
+                    "teamviewer": None
+                    if c.teamviewer is None
+                    else {
+                        "id": c.teamviewer.id,
+                        "name": c.teamviewer.name,
+                        "email": c.teamviewer.email,
+                        "active": c.teamviewer.active,
+                    },
+                    "pipeline_did": done.get(c.okta_user_id, []),
+                    "in_step": self.in_step(c),
+                }
+                for c in self.comparisons
+            ],
+        }
+
+
+def _print_result(console: Console, result: _Result) -> None:
+    print_table(console, _table(result))
+    if result.dead_letters:
+        console.print(f"[red]✗ {plural(result.dead_letters, 'event')} in the dead-letter queue[/red]")
+    elif result.failures:
+        names = ", ".join(c.email for c in result.failures)
+        elapsed = f"{result.elapsed:.1f} s"
+        console.print(f"[red]✗ TeamViewer does not match Okta for: {names}[/red] ({elapsed})", soft_wrap=True)
+    else:
+        console.print(
+            f"[green]✓ TeamViewer matches Okta for every user that can be provisioned[/green] "
+            f"({plural(len(result.conflicts), 'recorded conflict')}; {result.elapsed:.1f} s)",
+            soft_wrap=True,
+        )
 
 
 def _verify(client: httpx.Client, url: str, secret: str) -> None:
@@ -113,32 +206,31 @@ def _post(client: httpx.Client, url: str, secret: str, path: Path) -> None:
         raise CliError(f"{path.name}: the hook answered HTTP {response.status_code}: {response.text[:200]}")
 
 
-def _table(comparisons: list[UserComparison], syncs: list[SyncRecord]) -> Table:
-    done: dict[str, list[str]] = defaultdict(list)
-    conflicted = {s.okta_user_id for s in syncs if s.outcome == "conflict"}
-    for sync in syncs:
-        if sync.outcome == "conflict":
-            done[sync.okta_user_id].append(f"conflict: {sync.reason}, not retried")
-        for operation in sync.operations:
-            label = {
-                "create": "created",
-                "activate": "activated",
-                "deactivate": "deactivated",
-                "rename": "renamed",
-                "change_email": "email changed",
-            }[operation]
-            done[sync.okta_user_id].append(label)
+def _table(result: _Result) -> Table:
+    done = result.done()
     table = Table(title="Okta → TeamViewer")
-    for column in ("user", "Okta", "TeamViewer", "pipeline did", "in step"):
+    table.add_column("user", no_wrap=True, overflow="ignore")  # an email: never split
+    for column in ("Okta", "TeamViewer", "pipeline did"):
         table.add_column(column, overflow="fold")
-    for c in sorted(comparisons, key=lambda c: c.email):
+    table.add_column("in step", no_wrap=True)
+    for c in result.comparisons:
         account = c.teamviewer
         tv_state = "—" if account is None else f"{account.name} <{account.email}> {_ACTIVITY[account.active]}"
         okta_state = f"{c.okta_status}{'' if c.assigned else ', not assigned'}"
-        actions = ", ".join(dict.fromkeys(done.get(c.okta_user_id, []))) or "nothing to do"
-        in_step = "✓" if c.converged else ("conflict" if c.okta_user_id in conflicted else "✗")
-        table.add_row(c.email, okta_state, tv_state, actions, in_step)
+        actions = ", ".join(done.get(c.okta_user_id, [])) or "nothing to do"
+        table.add_row(c.email, okta_state, tv_state, actions, _IN_STEP[result.in_step(c)])
     return table
+
+
+#: What the pipeline did, as the table says it.
+_DONE = {
+    "create": "created",
+    "activate": "activated",
+    "deactivate": "deactivated",
+    "rename": "renamed",
+    "change_email": "email changed",
+}
+_IN_STEP = {"yes": "✓", "no": "✗", "conflict": "conflict"}
 
 
 #: A SCIM user may leave ``active`` out: shown as such, never guessed.

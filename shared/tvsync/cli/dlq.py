@@ -11,7 +11,6 @@ the events back. The worker re-reads Okta, so a redriven event applies the user'
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +21,7 @@ from rich.table import Table
 from tvsync.adapters.dead_letters import DeadLetter, DeadLetterError, DeadLetterQueue, RedriveResult
 from tvsync.adapters.sync_state import SyncState, SyncStateStore
 from tvsync.cli.context import StackContext, add_stack_arguments, resolve
-from tvsync.cli.output import CliError, console, err_console
+from tvsync.cli.output import CliError, console, err_console, plural, print_json, print_table
 
 ORDER = 70
 RETRYING = "retrying"
@@ -53,9 +52,16 @@ class DeadLetterView:
     state: SyncState | None
 
     @property
+    def unreadable(self) -> str | None:
+        """Why the message is not a sync request — then it has no event to show — or None."""
+        if not self.letter.body_problem:
+            return None
+        return f"unreadable message {self.letter.message_id}: {self.letter.body_problem}"
+
+    @property
     def last_error(self) -> str | None:
-        if self.letter.body_problem:
-            return self.letter.body_problem
+        if self.unreadable:
+            return self.unreadable
         if self.state is not None and self.state.last_outcome == RETRYING:
             return self.state.last_reason
         return None
@@ -71,6 +77,7 @@ class DeadLetterView:
             "event_uuid": request.event_uuid if request else None,
             "source": request.source if request else None,
             "published": _iso(request.published) if request else None,
+            "unreadable": self.letter.body_problem is not None,
             "receive_count": self.letter.receive_count,
             "sent_at": _iso(self.letter.sent_at),
             "first_received_at": _iso(self.letter.first_received_at),
@@ -135,20 +142,17 @@ def run_list(args: argparse.Namespace) -> int:
     ]
     depth = queue.depth()
     if args.json:
-        print(
-            json.dumps(
-                {"dlq_url": queue.dlq_url, "depth": depth, "messages": [v.as_dict() for v in views]}, indent=2
-            )
-        )
+        print_json({"dlq_url": queue.dlq_url, "depth": depth, "messages": [v.as_dict() for v in views]})
         return 0
     if not views:
         console.print(f"The DLQ is empty ({queue.dlq_url}).")
         return 0
-    console.print(_table(views))
+    print_table(console, _table(views))
     shown = len(views)
     if depth > shown:
         console.print(
-            f"{shown} of about {depth} messages shown (--limit; FIFO shows at most 10 per user per look)."
+            f"{shown:,} of about {plural(depth, 'message')} shown "
+            "(--limit; FIFO shows at most 10 per user per look)."
         )
     console.print("Fix the cause (docs/operations.md), then: tvsync dlq redrive")
     return 0
@@ -170,7 +174,7 @@ def run_redrive(args: argparse.Namespace) -> int:
         except DeadLetterError as exc:
             raise CliError(str(exc)) from None
     if args.json:
-        print(json.dumps(_result_dict(result), indent=2))
+        print_json(_result_dict(result))
     else:
         _print_result(result)
     return 1 if result.failed or result.problems else 0
@@ -205,15 +209,18 @@ def _states(context: StackContext, letters: list[DeadLetter]) -> list[SyncState 
 
 
 def _table(views: list[DeadLetterView]) -> Table:
-    table = Table(title="Dead-lettered events", title_justify="left")
-    for column in ("Okta user", "Event", "Event uuid", "Receives", "First received (UTC)", "Last error"):
-        table.add_column(column, overflow="fold")
+    title = f"Dead-lettered events ({plural(len(views), 'message')} shown)"
+    table = Table(title=title, title_justify="left")
+    # Ids and times are copied and searched for: never split; only the free text wraps.
+    for column in ("Okta user", "Event", "Event uuid", "Receives", "First received (UTC)"):
+        table.add_column(column, no_wrap=True, overflow="ignore")
+    table.add_column("Last error", overflow="fold")
     for view in views:
         request = view.letter.request
         table.add_row(
             view.letter.okta_user_id or "?",
-            request.event_type if request else "?",
-            request.event_uuid if request else view.letter.message_id,
+            request.event_type if request else "-",
+            request.event_uuid if request else "-",
             str(view.letter.receive_count),
             _short(view.letter.first_received_at),
             view.last_error or _no_error_hint(view),
@@ -230,16 +237,18 @@ def _no_error_hint(view: DeadLetterView) -> str:
 
 def _print_result(result: RedriveResult) -> None:
     how = "SQS message move task" if result.method == "move-task" else "receive-send-delete loop"
-    console.print(f"Moved {result.moved} message(s) back to the event queue ({how}).")
+    console.print(f"Moved {plural(result.moved, 'message')} back to the event queue ({how}).")
     if result.delete_failed:
+        verbs = "was sent but is" if result.delete_failed == 1 else "were sent but are"
         console.print(
-            f"{result.delete_failed} were sent but are still in the DLQ: run redrive again "
+            f"{plural(result.delete_failed, 'message')} {verbs} still in the DLQ: run redrive again "
             "(the repeat is deduplicated)."
         )
     for problem in result.problems:
         console.print(f"problem: {problem}")
     if result.remaining:
-        console.print(f"About {result.remaining} message(s) remain in the DLQ.")
+        remain = "remains" if result.remaining == 1 else "remain"
+        console.print(f"About {plural(result.remaining, 'message')} {remain} in the DLQ.")
 
 
 def _result_dict(result: RedriveResult) -> dict[str, Any]:

@@ -14,7 +14,6 @@ A run that stops early is reported as incomplete — its counts are partial, not
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Mapping
@@ -25,9 +24,9 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from tvsync.cli.context import add_stack_arguments, resolve
-from tvsync.cli.output import CliError, console, err_console
-from tvsync.core.drift import DriftCategory, DriftItem
-from tvsync.observability import mask_email
+from tvsync.cli.output import CliError, console, err_console, plural, print_json, print_table
+from tvsync.core.drift import DriftCategory, DriftItem, DriftReason
+from tvsync.observability import mask_email, mask_value
 from tvsync.services.reconcile import Phase, ReconcileReport
 from tvsync.settings import ConfigurationError, ReconcileSettings
 from tvsync.wiring.reconcile import build_reconciler
@@ -53,6 +52,7 @@ Categories (as TeamViewer's AD connector counts them):
   to deactivate  revoked in Okta (suspended, deactivated, unassigned, deleted), account active
   orphans        active account that no Okta user has; reported, deactivated only with
                  --deactivate-orphans (never the token owner, at most 50 per run)
+  protected      the token owner's account, when no Okta user has it: never deactivated
   conflicts      known and not fixed automatically: email owned outside the company,
                  two Okta users with one email, the token owner revoked in Okta
   ignored        Okta users the product does not manage (STAGED)
@@ -64,6 +64,7 @@ MEANING = {
     DriftCategory.TO_UPDATE: "account inactive, renamed, or with another email",
     DriftCategory.TO_DEACTIVATE: "revoked in Okta, account still active",
     DriftCategory.ORPHAN: "active account no Okta user has",
+    DriftCategory.PROTECTED: "the token owner's account: never deactivated",
     DriftCategory.CONFLICT: "known, not fixed automatically",
     DriftCategory.IGNORED: "not managed (STAGED in Okta)",
 }
@@ -74,6 +75,7 @@ LABEL = {
     DriftCategory.TO_UPDATE: "to update",
     DriftCategory.TO_DEACTIVATE: "to deactivate",
     DriftCategory.ORPHAN: "orphans",
+    DriftCategory.PROTECTED: "protected",
     DriftCategory.CONFLICT: "conflicts",
     DriftCategory.IGNORED: "ignored",
 }
@@ -90,7 +92,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print the full report as JSON (emails unmasked; the table masks them)",
+        help="print the full report, every difference included, as JSON (emails masked, as in the table)",
     )
     parser.add_argument(
         "--deactivate-orphans",
@@ -134,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             dry_run=args.dry_run, deactivate_orphans=args.deactivate_orphans, progress=bars.update
         )
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+        print_json(report_json(report))
     elif report.complete:
         _print_report(report, show=max(0, args.show))
     else:
@@ -144,9 +146,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"tvsync: error: reconcile did not finish: {report.error}", file=sys.stderr)
         return 1
     if report.enqueue_failed:
-        print(f"tvsync: error: {report.enqueue_failed} sync requests could not be queued", file=sys.stderr)
+        failed = plural(report.enqueue_failed, "sync request")
+        print(f"tvsync: error: {failed} could not be queued", file=sys.stderr)
         return 1
     return 0
+
+
+def report_json(report: ReconcileReport) -> dict[str, Any]:
+    """The whole report, emails masked as the table masks them.
+
+    A report lists everyone who drifted and ends up in tickets and chat like the table does;
+    the Okta and TeamViewer ids in each item say who it is. Addresses inside free text (an
+    error from a service) are masked too.
+    """
+    payload = report.as_dict()
+    for item in payload["items"]:
+        item["email"] = mask_email(item["email"])
+    masked: dict[str, Any] = mask_value(payload)
+    return masked
 
 
 def _preflight(services: Mapping[str, str]) -> None:
@@ -181,10 +198,11 @@ def _connect_problem(exc: httpx.ConnectError) -> str:
 
 def _print_incomplete(report: ReconcileReport) -> None:
     """What an unfinished run got through: progress, not drift figures anyone should act on."""
+    queued = _queued(report)
     console.print(
         f"Reconcile {report.run_id}: INCOMPLETE after {report.duration_seconds:.1f} s — read "
-        f"{report.okta_users:,} Okta users and {report.teamviewer_users:,} TeamViewer users before it "
-        f"stopped; {report.enqueued} sync requests queued. No drift counts: they would be partial.",
+        f"{plural(report.okta_users, 'Okta user')} and {plural(report.teamviewer_users, 'TeamViewer user')} "
+        f"before it stopped; {queued}. No drift counts: they would be partial.",
         soft_wrap=True,
     )
 
@@ -228,12 +246,14 @@ class _ProgressBars:
 
 
 def _print_report(report: ReconcileReport, *, show: int) -> None:
-    mode = "dry run: nothing queued" if report.dry_run else f"{report.enqueued} sync requests queued"
+    mode = _queued(report)
     title = (
-        f"Reconcile {report.run_id}: {report.okta_users:,} Okta users, "
-        f"{report.teamviewer_users:,} TeamViewer users, {report.duration_seconds:.1f} s ({mode})"
+        f"Reconcile {report.run_id}: {plural(report.okta_users, 'Okta user')}, "
+        f"{plural(report.teamviewer_users, 'TeamViewer user')}, {report.duration_seconds:.1f} s ({mode})"
     )
-    counts = Table(title=title, title_justify="left")
+    # Its own line, not the table's title: a title wraps at the (narrower) table's width.
+    console.print(title, soft_wrap=True)
+    counts = Table()
     counts.add_column("")
     counts.add_column("users", justify="right")
     counts.add_column("meaning")
@@ -241,13 +261,17 @@ def _print_report(report: ReconcileReport, *, show: int) -> None:
         label = LABEL[category]
         meaning = MEANING[category]
         if category is DriftCategory.ORPHAN:
-            meaning += " (deactivation queued)" if report.deactivate_orphans else " (reported only)"
+            meaning += f" ({orphan_fate(report)})"
         counts.add_row(label, f"{report.counts[category]:,}", meaning)
-    console.print(counts)
+    print_table(console, counts)
     if report.items and show:
-        details = Table(title="Differences", title_justify="left")
-        for column in ("", "Okta user", "TeamViewer", "email", "change / reason"):
-            details.add_column(column)
+        title = "Differences (dry run: nothing queued)" if report.dry_run else "Differences"
+        details = Table(title=title, title_justify="left")
+        details.add_column("", no_wrap=True)
+        # Ids and emails are copied and searched for: never split; only the reason wraps.
+        for column in ("Okta user", "TeamViewer", "email"):
+            details.add_column(column, no_wrap=True, overflow="ignore")
+        details.add_column("change / reason", overflow="fold")
         for item in report.items[:show]:
             details.add_row(
                 LABEL[item.category],
@@ -257,12 +281,31 @@ def _print_report(report: ReconcileReport, *, show: int) -> None:
                 mask_email(item.email) or "-",
                 _change(item),
             )
-        console.print(details)
+        print_table(console, details)
         hidden = len(report.items) - show + report.items_omitted
         if hidden > 0:
             console.print(f"... and {hidden:,} more (--show N, or --json for all)")
     if report.dry_run and report.drifted:
         console.print("Run without --dry-run to queue the fixes.")
+
+
+def _queued(report: ReconcileReport) -> str:
+    if report.dry_run:
+        return "dry run: nothing queued"
+    return f"{plural(report.enqueued, 'sync request')} queued"
+
+
+def orphan_fate(report: ReconcileReport) -> str:
+    """What this run does about the orphans it found — in a dry run, what it would do."""
+    orphans = [item for item in report.items if item.category is DriftCategory.ORPHAN]
+    if not report.deactivate_orphans:
+        return "reported only"
+    if any(item.reason == DriftReason.ORPHAN_LIMIT for item in orphans):
+        return "more than --max-orphan-deactivations: none deactivated"
+    chosen = sum(1 for item in orphans if item.enqueue)
+    if report.dry_run:
+        return f"{chosen:,} would be deactivated; dry run: nothing queued"
+    return f"{plural(chosen, 'deactivation')} queued"
 
 
 def _change(item: DriftItem) -> str:

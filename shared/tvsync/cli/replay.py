@@ -26,7 +26,7 @@ from tvsync.cli.hook_request import (
     server_message,
     transport_problem,
 )
-from tvsync.cli.output import console
+from tvsync.cli.output import console, plural
 
 ORDER = 40
 LOCAL_URL = "http://127.0.0.1:3000/okta/events"
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             results.append(result)
             console.print(_line(result), soft_wrap=True)
     accepted = sum(1 for r in results if r.ok)
-    summary = f"{accepted} of {len(results)} deliveries accepted"
+    summary = f"{accepted} of {plural(len(results), 'delivery', 'deliveries')} accepted"
     console.print(Text(summary, style="green" if accepted == len(results) else "red"), soft_wrap=True)
     return 0 if accepted == len(results) else 1
 

@@ -5,9 +5,14 @@ One ``serve`` per state file: other commands find the stack through that file, s
 hook secret, then delete the file on exit, stranding the first). A file left behind by a
 ``serve`` that died is simply replaced, and on exit a ``serve`` removes the file only if it
 still describes this process. Ctrl-C, SIGTERM and SIGHUP (the terminal was closed) all stop
-the stack the same clean way. SIGKILL allows no clean-up here, yet the stack's processes
-(embedded AWS, worker instances) still end with this one (``tvsync.local.lifeline``); only
-the state file stays behind, for the next ``serve`` to replace.
+the stack the same clean way, and once stopping, a second one does not cut the clean-up
+short: every process of the stack is waited for, so none is left behind as a zombie.
+SIGKILL allows no clean-up here, yet the stack's processes (embedded AWS, worker instances)
+still end with this one (``tvsync.local.lifeline``); only the state file stays behind, for
+the next ``serve`` to replace.
+
+With ``--dry-run`` (or ``DRY_RUN=true``) every console line of the running stack is marked
+``[dry run]`` and planned changes read "would ...": nothing is written to TeamViewer.
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ HELP = """\
 Run the real pipeline locally: API Gateway emulation in front of IngestFunction, the SQS FIFO
 queue and tables from template.yaml in embedded AWS (a moto server), and WorkerFunction fed by
 an emulated event source mapping. Post Okta deliveries to the printed URL (or use
-`tvsync replay`); each delivery and each applied change prints one line.
+`tvsync replay`); each delivery and each applied change prints one line. With --dry-run
+nothing is written to TeamViewer: every line is marked "[dry run]", and planned changes
+read "would create", "would deactivate", ...
 
 The built-in Okta emulator starts empty; --demo-cast fills it with the people the sample
 deliveries in events/okta/ are about, so `tvsync replay events/okta/*.json` changes
@@ -93,7 +100,9 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument(
-        "--dry-run", action="store_true", help="plan and record changes, write nothing to TeamViewer"
+        "--dry-run",
+        action="store_true",
+        help="plan and record changes, write nothing to TeamViewer (also DRY_RUN=true)",
     )
     parser.add_argument(
         "--demo-cast",
@@ -115,9 +124,10 @@ def run(args: argparse.Namespace) -> int:
     settings = StackSettings.from_environ(port=args.port, host=args.host, dry_run=args.dry_run or None)
     if args.demo_cast:
         settings = _demo_cast_settings(settings)
-    with _stop_on_term_or_hangup():
+    with stop_signals():
         _refuse_if_running(state_file)
-        stack = LocalStack(settings, observer=StackObserver(print_line=_printer(console)))
+        observer = StackObserver(print_line=line_printer(console), dry_run=settings.dry_run)
+        stack = LocalStack(settings, observer=observer)
         try:
             stack.start()
         except OSError as exc:
@@ -245,7 +255,7 @@ def _banner(
         console.print(line, soft_wrap=True)
 
 
-def _printer(console: Console) -> Callable[[str], None]:
+def line_printer(console: Console) -> Callable[[str], None]:
     """Console lines of the running stack: never wrapped, and data is never read as markup."""
 
     def print_line(line: str) -> None:
@@ -261,13 +271,19 @@ def _say(console: Console, text: str) -> None:
 
 
 @contextmanager
-def _stop_on_term_or_hangup() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop ``serve`` as Ctrl-C does, even during start-up.
+def stop_signals() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP stop a command that runs a local stack, once.
 
-    The first one raises ``KeyboardInterrupt`` in the main thread; any further one is
-    ignored, so it cannot cut the clean-up short and leave a stale state file behind.
+    The first one raises ``KeyboardInterrupt`` in the main thread, even during start-up;
+    any further one is ignored. A second Ctrl-C while the stack stops (people press it
+    twice) would otherwise interrupt the clean-up half-way: the stack's processes would
+    end with this one unreaped, zombies of whatever inherits them, and a stale state file
+    could stay behind. Stopping is bounded (the worker instances get
+    ``LocalStack.worker_stop_seconds``), and SIGKILL still ends everything
+    (``tvsync.local.lifeline``).
     """
-    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    signals = [getattr(signal, name) for name in names if hasattr(signal, name)]
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         for number in signals:

@@ -12,28 +12,30 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from tvsync.adapters.dead_letters import DeadLetterError, DeadLetterQueue
 from tvsync.adapters.sync_state import SyncState, SyncStateStore
 from tvsync.cli.context import StackContext, add_stack_arguments, resolve
-from tvsync.cli.output import CliError, console
+from tvsync.cli.output import CliError, console, plural, print_json, print_table
 from tvsync.observability import mask_email
 
 ORDER = 60
 
 #: Outcomes an admin has to look at; everything else converged (or was deliberately skipped).
+#: ``adopted`` is not one: the user converged, onto an account that already existed.
 PROBLEMS = ("conflict", "invalid", "retrying", "creating")
 
 MEANING = {
-    "applied": "TeamViewer was changed to match Okta",
+    "applied": "TeamViewer was changed to match Okta (reason account-adopted: on an existing account)",
+    "adopted": "an existing TeamViewer account was mapped to the user, not created; nothing else to change",
     "no-change": "already in step (or not to be provisioned)",
     "dry-run": "a change was planned, not made (DRY_RUN=true)",
     "conflict": "the email belongs to a TeamViewer account outside the company",
@@ -49,7 +51,9 @@ Show what the worker last did, from SyncStateTable.
   tvsync status 00u1abcd...      one Okta user: outcome, when, why, TeamViewer account
   tvsync status jane@corp.com    the same, found by email (case-insensitive)
 
-Outcomes: applied, no-change, dry-run, conflict, invalid, retrying (see docs/operations.md).
+Outcomes: applied, adopted, no-change, dry-run, conflict, invalid, retrying, creating
+(see docs/operations.md). "Last applied" is when a sync last changed the user's account in
+TeamViewer or adopted one; later syncs that change nothing keep it.
 The summary masks emails; asking for one user shows that user's email.
 """
 
@@ -91,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(store.scan(), limit=max(0, args.limit))
     summary.dead_letters = _dead_letters(context)
     if args.json:
-        print(json.dumps(_summary_dict(summary), indent=2))
+        print_json(_summary_dict(summary))
     else:
         _print_summary(summary)
     return 0
@@ -130,10 +134,10 @@ def _show_user(store: SyncStateStore, key: str, *, as_json: bool) -> int:
         kind = "email" if "@" in key else "Okta user id"
         raise CliError(f"no sync record for {kind} {key!r}: the worker has not seen this user yet")
     if as_json:
-        print(json.dumps({"users": [_user_dict(s) for s in states]}, indent=2))
+        print_json({"users": [_user_dict(s) for s in states]})
         return 0
     for state in states:
-        console.print(_user_table(state))
+        print_table(console, _user_table(state))
     return 0
 
 
@@ -154,6 +158,7 @@ def _user_dict(state: SyncState, *, masked: bool = False) -> dict[str, Any]:
         "email": mask_email(state.email) if masked else state.email,
         "last_outcome": state.last_outcome,
         "updated_at": state.updated_at.isoformat(),
+        "last_applied_at": state.last_applied_at.isoformat() if state.last_applied_at else None,
         "last_reason": state.last_reason,
         "last_operations": state.last_operations,
         "teamviewer_id": state.teamviewer_id,
@@ -177,34 +182,37 @@ def _print_summary(summary: Summary) -> None:
     if not summary.total:
         console.print("No sync records yet: the worker has not processed any event.")
     else:
-        table = Table(title=f"Users by last outcome ({summary.total} in total)", title_justify="left")
+        table = Table(title=f"Users by last outcome ({summary.total:,} in total)", title_justify="left")
         table.add_column("Outcome")
         table.add_column("Users", justify="right")
         table.add_column("Meaning")
         for outcome, count in sorted(summary.by_outcome.items(), key=lambda item: (-item[1], item[0])):
             table.add_row(outcome, str(count), MEANING.get(outcome, ""))
-        console.print(table)
+        print_table(console, table)
     if summary.recent_problems:
         problems = Table(title="Most recent problems", title_justify="left")
-        for column in ("When (UTC)", "Okta user", "Email", "Outcome", "Why"):
-            problems.add_column(column, overflow="fold")
+        # Times, ids and emails are copied and searched for: never split; only the reason wraps.
+        for column in ("When (UTC)", "Okta user", "Email", "Outcome", "Last applied (UTC)"):
+            problems.add_column(column, no_wrap=True, overflow="ignore")
+        problems.add_column("Why", overflow="fold")
         for state in summary.recent_problems:
             problems.add_row(
-                state.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+                _utc(state.updated_at),
                 state.okta_user_id,
                 mask_email(state.email) or "-",
                 state.last_outcome,
+                _utc(state.last_applied_at),
                 state.last_reason or "-",
             )
-        console.print(problems)
+        print_table(console, problems)
         console.print("Details for one user: tvsync status OKTA_USER_ID")
     if summary.dead_letters:
-        console.print(f"{summary.dead_letters} event(s) in the DLQ: tvsync dlq list")
+        console.print(f"{plural(summary.dead_letters, 'event')} in the DLQ: tvsync dlq list")
 
 
 def _user_table(state: SyncState) -> Table:
     table = Table(title=f"Okta user {state.okta_user_id}", title_justify="left", show_header=False)
-    table.add_column("field", style="bold")
+    table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
     rows = _user_dict(state)
     rows["meaning"] = MEANING.get(state.last_outcome, "")
@@ -214,6 +222,7 @@ def _user_table(state: SyncState) -> Table:
         "last_outcome",
         "meaning",
         "updated_at",
+        "last_applied_at",
         "last_reason",
         "last_operations",
         "teamviewer_id",
@@ -223,5 +232,17 @@ def _user_table(state: SyncState) -> Table:
         "last_published",
     ):
         value = rows[name]
-        table.add_row(name.replace("_", " "), "-" if value is None else str(value))
+        text = "-" if value is None else str(value)
+        # An id or an email stays whole even on a narrow terminal; prose wraps.
+        cell = text if name in _PROSE else Text(text, no_wrap=True, overflow="ignore")
+        table.add_row(name.replace("_", " "), cell)
     return table
+
+
+#: The fields of one user's record that are sentences; every other one is an id, a time or a word.
+_PROSE = frozenset({"meaning", "last_reason", "last_operations"})
+
+
+def _utc(moment: datetime | None) -> str:
+    """A stored time as the summary shows it: UTC to the second, ``-`` when there is none."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"

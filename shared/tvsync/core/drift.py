@@ -22,7 +22,8 @@ Decisions that need the whole picture wait for the end of the walk:
   account) — an Okta user seen *later* may be entitled to the same email (a re-hire with
   the address of a deprovisioned user), and then the account must stay;
 - an orphan (an active account no Okta user claims) — only known when every Okta user
-  has been seen.
+  has been seen. The token owner's account, unclaimed in most companies (a service
+  account), is no orphan: it is ``PROTECTED``, never deactivated, and no drift.
 
 Creates and updates are final as soon as the user is seen, so they can be queued while
 the walk goes on. If the walk fails half-way, nothing destructive has been decided.
@@ -63,6 +64,8 @@ class DriftCategory(StrEnum):
     TO_UPDATE = "to_update"
     TO_DEACTIVATE = "to_deactivate"
     ORPHAN = "orphan"
+    PROTECTED = "protected"
+    """The token owner's account that no Okta user claims: never deactivated, not drift."""
     CONFLICT = "conflict"
     """Drift that is known and that the worker will not (or cannot) fix on its own."""
     IGNORED = "ignored"
@@ -80,7 +83,7 @@ class DriftReason(StrEnum):
     DUPLICATE_EMAIL = "email-shared-by-okta-users"
     SUPERSEDED = "account-claimed-by-entitled-user"
     ORPHAN = "no-okta-user"
-    ORPHAN_PROTECTED = "token-owner-protected"
+    TOKEN_OWNER = "token-owner-protected"  # noqa: S105 - a reason code, not a secret
     ORPHAN_LIMIT = "orphan-deactivation-limit-exceeded"
 
 
@@ -256,9 +259,11 @@ class DriftDetector:
     ) -> list[DriftItem]:
         """Decide the deferred deactivations and the orphans.
 
-        Orphans are deactivated only when ``deactivate_orphans`` is set, never the token
-        owner, and not at all when there are more than ``max_orphan_deactivations`` of
-        them: an empty or misread Okta answer would otherwise switch off the whole company.
+        Orphans are deactivated only when ``deactivate_orphans`` is set, and not at all when
+        there are more than ``max_orphan_deactivations`` of them: an empty or misread Okta
+        answer would otherwise switch off the whole company. The token owner's account is
+        never one of them (``PROTECTED``), so it neither counts towards that limit nor
+        passes for drift.
         """
         items: list[DriftItem] = []
         orphans: list[_Slot] = []
@@ -272,7 +277,7 @@ class DriftDetector:
         over_limit = max_orphan_deactivations is not None and len(candidates) > max_orphan_deactivations
         for slot in protected:
             items.append(
-                DriftItem(DriftCategory.ORPHAN, DriftReason.ORPHAN_PROTECTED, None, slot.id, slot.email)
+                DriftItem(DriftCategory.PROTECTED, DriftReason.TOKEN_OWNER, None, slot.id, slot.email)
             )
         for slot in candidates:
             deactivate = deactivate_orphans and not over_limit

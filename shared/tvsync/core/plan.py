@@ -60,10 +60,13 @@ class PlanReason(StrEnum):
     """Why a plan is what it is; a closed vocabulary so it can be a metric dimension.
 
     ``DesiredAccount.reason`` says why Okta wants this state; this says what that means for
-    the account that exists today.
+    the account that exists today. ``ADOPTED`` is never a plan's reason: it is what the worker
+    records when a sync mapped the user to an account that already existed
+    (``tvsync.core.outcome``).
     """
 
     CREATE = "account-missing"
+    ADOPTED = "account-adopted"
     CONVERGE = "account-drifted"
     DEACTIVATE = "account-revoked"
     IN_SYNC = "in-sync"

@@ -33,6 +33,11 @@ QUEUE_ATTRIBUTES = (
 #: Secrets the functions read, and the plain value each one holds locally.
 SECRET_IDS = ("OktaHookSecret", "TeamViewerTokenSecret", "OktaApiTokenSecret")
 
+#: The name embedded AWS's resources are called after, as CloudFormation names a stack's
+#: (``<stack>-<LogicalId>``, without its random suffix; secrets ``<stack>/<LogicalId>``).
+#: Embedded AWS is empty at every start, so the names can be fixed, and ``events/env.json``
+#: names the same queue, tables and secrets: an env file works with a local stack as it is.
+LOCAL_STACK_NAME = "okta-teamviewer-sync"
 #: The region of embedded AWS. A local stack records the region it used in its state file,
 #: because queue URLs, ARNs and moto's per-region storage all depend on it.
 LOCAL_REGION = "us-east-1"
@@ -107,7 +112,7 @@ def provision(
     session: boto3.session.Session,
     template: Mapping[str, Any],
     *,
-    stack_name: str = "tvsync-local",
+    stack_name: str = LOCAL_STACK_NAME,
     secrets: Mapping[str, str] | None = None,
     parameters: Mapping[str, str] | None = None,
     endpoint_url: str | None = None,

@@ -17,10 +17,13 @@ Lambda. Function output goes to ``.tvsync/logs/functions.jsonl`` (as to CloudWat
 one JSON line each, written as it happens; whatever a worker instance writes to stderr
 (warnings, a crash) goes to ``functions.stderr.log`` beside it, so the JSON log stays
 machine-readable. The console gets one readable line per delivery and per applied change
-through ``StackObserver``, which reads the functions' structured log lines.
+through ``StackObserver``, which reads the functions' structured log lines; a stack that
+runs with ``DRY_RUN`` marks every one of them, and says what the worker *would* change.
 
 Every process the stack starts (the moto server, each worker instance) ends when the
-stack's process ends, even killed with SIGKILL (``tvsync.local.lifeline``).
+stack's process ends, even killed with SIGKILL (``tvsync.local.lifeline``). ``close`` waits
+for each of them — a process nobody waits for stays a zombie, and once the stack's process
+has exited it is left to init, which in many containers never reaps it.
 
 AWS as the functions see it is the stack's alone: dummy credentials, the stack's region and
 no profile (``tvsync.local.aws.local_environ``), whatever the admin's shell has configured
@@ -41,7 +44,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +54,14 @@ from tvsync.emulators.http import RunningServer, serve
 from tvsync.emulators.okta import OktaEmulator
 from tvsync.emulators.teamviewer import TeamViewerEmulator
 from tvsync.local.api_gateway import ApiGatewayServer
-from tvsync.local.aws import LOCAL_REGION, LocalResources, local_environ, local_session, provision
+from tvsync.local.aws import (
+    LOCAL_REGION,
+    LOCAL_STACK_NAME,
+    LocalResources,
+    local_environ,
+    local_session,
+    provision,
+)
 from tvsync.local.functions import load_function
 from tvsync.local.lifeline import child_environ
 from tvsync.local.template import load_template, resource
@@ -60,6 +70,10 @@ from tvsync.observability import SERVICE
 LOG = logging.getLogger(__name__)
 #: The plan reason the worker logs when there is no TeamViewer account to act on.
 NO_ACCOUNT = "no-account"
+#: The outcome the worker logs for a change it planned under DRY_RUN and did not make.
+DRY_RUN_OUTCOME = "dry-run"
+#: Marks every console line of a stack whose worker runs with DRY_RUN: nothing it says was applied.
+DRY_RUN_MARK = "[dry run] "
 #: Where ``LocalStack`` writes the functions' output, relative to the working directory.
 LOG_DIR = Path(".tvsync/logs")
 FUNCTIONS_LOG = "functions.jsonl"
@@ -122,33 +136,45 @@ class SyncRecord:
 
 @dataclass
 class StackObserver:
-    """Turns the functions' structured log records into console lines and sync records."""
+    """Turns the functions' structured log records into console lines and sync records.
+
+    ``dry_run``: the stack's worker runs with DRY_RUN, so every line is marked with
+    ``DRY_RUN_MARK`` and changes read "would ..." — an admin trying the pipeline against a
+    real TeamViewer must never read a planned change as a made one. A sync the worker
+    itself logs as a dry run is shown as one whatever this flag says.
+    """
 
     print_line: Callable[[str], None] | None = None
     syncs: list[SyncRecord] = field(default_factory=list)
     failures: int = 0
     listeners: list[Callable[[SyncRecord], None]] = field(default_factory=list)
+    dry_run: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _say(self, text: str, *, dry_run: bool = False) -> None:
+        if self.print_line is not None:
+            mark = DRY_RUN_MARK if self.dry_run or dry_run else ""
+            self.print_line(f"{_clock()}  {mark}{text}")
 
     def delivery(
         self, method: str, path: str, status: int, seconds: float, response: Mapping[str, Any]
     ) -> None:
-        if self.print_line is None:
-            return
         body = str(response.get("body") or "")
         note = "" if status < 400 or not body else f"  {body[:120]}"
-        self.print_line(f"{_clock()}  {method:4} {path}  {status}  {seconds * 1000:.0f} ms{note}")
+        self._say(f"{method:4} {path}  {status}  {seconds * 1000:.0f} ms{note}")
 
     def record(self, log: logging.LogRecord) -> None:
         self.observe(log.getMessage(), log.__dict__)
 
     def observe(self, message: str, fields: Mapping[str, Any]) -> None:
         """One structured log line of a function: its message and its fields."""
-        if message == "Delivery queued" and self.print_line is not None:
+        if message == "Delivery queued":
             delivery = fields.get("delivery_id") or "(no eventId)"
-            self.print_line(
-                f"{_clock()}  delivery {delivery}: queued {fields.get('events_queued')} "
-                f"of {fields.get('events_received')} events ({fields.get('events_ignored')} ignored)"
+            received = fields.get("events_received")
+            events = f"{received} event" if received == 1 else f"{received} events"
+            self._say(
+                f"delivery {delivery}: queued {fields.get('events_queued')} of {events} "
+                f"({fields.get('events_ignored')} ignored)"
             )
         elif message == "User synced":
             sync = SyncRecord(
@@ -167,27 +193,25 @@ class StackObserver:
                 listeners = list(self.listeners)
             for listener in listeners:
                 listener(sync)
-            if self.print_line is None:
-                return
-            who = f"{_clock()}  {sync.okta_user_id} {sync.email or ''}"
+            # The worker says so on each line; its outcome says so when it planned a change.
+            planned = fields.get("dry_run") is True or sync.outcome == DRY_RUN_OUTCOME
+            who = f"{sync.okta_user_id} {sync.email or ''}"
             if sync.operations:
                 target = f" -> {sync.teamviewer_id}" if sync.teamviewer_id else ""
-                self.print_line(f"{who}: {', '.join(sync.operations)}{target}")
+                changes = ", ".join(sync.operations)
+                self._say(f"{who}: {'would ' if planned else ''}{changes}{target}", dry_run=planned)
             elif sync.outcome != "no-change":
-                self.print_line(f"{who}: {sync.outcome} ({sync.reason})")
+                self._say(f"{who}: {sync.outcome} ({sync.reason})", dry_run=planned)
             elif sync.email is None and sync.reason == NO_ACCOUNT:
                 # Okta does not know the user (deleted, or never in this org) and TeamViewer
                 # has no account: nothing to do — but say so, or a replay looks like a no-op.
-                self.print_line(f"{who.rstrip()}: not found in Okta, nothing to do")
+                self._say(f"{who.rstrip()}: not found in Okta, nothing to do", dry_run=planned)
         elif message.startswith("Sync failed"):
             with self._lock:
                 self.failures += 1
-            if self.print_line is not None:
-                self.print_line(
-                    f"{_clock()}  {fields.get('okta_user_id')}: will retry: {fields.get('error')}"
-                )
-        elif message.startswith("Request refused") and self.print_line is not None:
-            self.print_line(f"{_clock()}  refused: {fields.get('reason') or 'bad or missing auth header'}")
+            self._say(f"{fields.get('okta_user_id')}: will retry: {fields.get('error')}")
+        elif message.startswith("Request refused"):
+            self._say(f"refused: {fields.get('reason') or 'bad or missing auth header'}")
 
 
 class _ObserverHandler(logging.Handler):
@@ -284,6 +308,9 @@ def _clock() -> str:
 class LocalStack:
     """Start with ``start()``, stop with ``close()`` (or use it as a context manager)."""
 
+    #: How long ``close`` lets the worker instances finish their batches before killing them.
+    worker_stop_seconds: float = 30.0
+
     def __init__(
         self,
         settings: StackSettings,
@@ -303,7 +330,12 @@ class LocalStack:
         self.hook_secret = settings.okta_hook_secret or secrets.token_urlsafe(24)
         self._log_dir = log_dir
         self._worker_concurrency = worker_concurrency
-        self._stack_name = stack_name or f"tvsync-local-{secrets.token_hex(3)}"
+        # Embedded AWS starts empty, so its resources get the fixed names events/env.json
+        # uses; an endpoint from outside keeps what earlier stacks created there, so each
+        # stack gets names of its own.
+        self._stack_name = stack_name or (
+            LOCAL_STACK_NAME if settings.aws_endpoint_url is None else f"tvsync-local-{secrets.token_hex(3)}"
+        )
         self._servers: list[RunningServer] = []
         self._moto: subprocess.Popen[bytes] | None = None
         self._stdout: _RoutedStdout | None = None
@@ -356,21 +388,34 @@ class LocalStack:
         return self
 
     def close(self) -> None:
-        self._stop_workers()
-        if self._gateway is not None:
-            self._gateway.close()
-        for server in self._servers:
-            server.close()
-        if self._moto is not None:
-            self._moto.terminate()
+        """Stop what the stack started and reap every process of it, even when a step fails."""
+        try:
+            self._stop_workers()
+            if self._gateway is not None:
+                self._gateway.close()
+            for server in self._servers:
+                server.close()
+        finally:
             try:
-                self._moto.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._moto.kill()
-                self._moto.wait()
-            if self._moto.stdin is not None:
-                self._moto.stdin.close()
-            self._moto = None
+                self._stop_moto()
+            finally:
+                self._restore_process()
+
+    def _stop_moto(self) -> None:
+        if self._moto is None:
+            return
+        self._moto.terminate()
+        try:
+            self._moto.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._moto.kill()
+            self._moto.wait()
+        if self._moto.stdin is not None:
+            self._moto.stdin.close()
+        self._moto = None
+
+    def _restore_process(self) -> None:
+        """Give the process back its stdout and environment, and close the function logs."""
         if self._stdout is not None:
             self._stdout.stop_routing()
             sys.stdout = self._stdout.console
@@ -394,14 +439,24 @@ class LocalStack:
             probe.bind((self.settings.host, self.settings.port))
 
     def _stop_workers(self) -> None:
+        """Let every instance finish its batch, then reap it; one that overruns is killed, and reaped.
+
+        The instances stop side by side, so they share one deadline. Whatever interrupts
+        the wait, no instance is left running or unreaped.
+        """
         for process in self._workers:
             if process.stdin is not None and not process.stdin.closed:
                 process.stdin.close()  # the instance finishes its batch and exits
-        for process in self._workers:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        deadline = time.monotonic() + self.worker_stop_seconds
+        try:
+            for process in self._workers:
+                with suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        finally:
+            for process in self._workers:
+                if process.poll() is None:
+                    process.kill()
+                process.wait()
         for reader in self._readers:
             reader.join(timeout=5)
 

@@ -123,13 +123,21 @@ class IngestService:
         self._clock = clock
 
     def verify(self, headers: Mapping[str, str]) -> HookResponse:
-        """Okta's one-time verification GET: echo the challenge, after the same auth check."""
+        """Okta's one-time verification GET: echo the challenge, after the same auth check.
+
+        An answered verification is counted (``HookVerifications``): it dates when the hook
+        was verified — the moment Okta starts delivering, or a re-verification after the URL
+        or secret changed — on the dashboard beside the events that follow. It is also this
+        request's only metric, without which Powertools warns on every verification that
+        there was nothing to publish.
+        """
         denied = self._authenticate(headers)
         if denied is not None:
             return denied
         challenge = _header(headers, CHALLENGE_HEADER)
         if not challenge or len(challenge) > MAX_CHALLENGE_LENGTH:
             return self._invalid("missing or oversized x-okta-verification-challenge header")
+        self._metrics.add_metric(name="HookVerifications", unit=MetricUnit.Count, value=1)
         self._logger.info("Okta event hook verification answered")
         return HookResponse(200, {"verification": challenge})
 
@@ -204,14 +212,11 @@ class IngestService:
         if authentic:
             return None
         caller = self._caller(headers)
-        if not is_metrics_disabled():
-            with single_metric(
-                name="AuthFailures",
-                unit=MetricUnit.Count,
-                value=1,
-                default_dimensions=self._metrics.default_dimensions,
-            ) as metric:
-                metric.add_dimension(name="caller", value=caller)
+        # The only metric of a refused request, so the dimension can go on the invocation's
+        # set (a separate single_metric would leave that set empty, and Powertools warns
+        # "No application metrics to publish" for every stray request).
+        self._metrics.add_dimension(name="caller", value=caller)
+        self._metrics.add_metric(name="AuthFailures", unit=MetricUnit.Count, value=1)
         user_agent = (_header(headers, "user-agent") or "")[:200]
         self._logger.warning(
             "Request refused: missing or wrong auth header",

@@ -40,7 +40,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from tvsync.adapters.errors import UpstreamError
 from tvsync.adapters.event_queue import BATCH_SIZE
 from tvsync.adapters.secrets import SecretUnavailableError
-from tvsync.core.drift import FIXABLE, DriftCategory, DriftDetector, DriftItem, DriftReason
+from tvsync.core.drift import FIXABLE, DriftCategory, DriftDetector, DriftItem
+from tvsync.core.outcome import Outcome
 from tvsync.models.sync_request import SyncRequest
 
 if TYPE_CHECKING:
@@ -72,8 +73,8 @@ EVENT_TYPE: Final = "tvsync.reconcile"
 LAMBDA_RESERVE_SECONDS: Final = 60.0
 #: How many Okta users pass between two looks at the clock.
 _DEADLINE_CHECK_EVERY: Final = 200
-#: ``SyncState.last_outcome`` of a create TeamViewer refused (``tvsync.services.worker.Outcome``).
-_CONFLICT_OUTCOME: Final = "conflict"
+#: Categories nobody has to act on: left out of the report's item list (they are counted).
+_UNLISTED: Final = frozenset({DriftCategory.IN_SYNC, DriftCategory.IGNORED, DriftCategory.PROTECTED})
 _ORPHAN_PREFIX: Final = "orphan-"
 
 _T = TypeVar("_T")
@@ -141,7 +142,6 @@ class ReconcileReport:
     teamviewer_users: int = 0
     okta_users: int = 0
     counts: dict[DriftCategory, int] = field(default_factory=lambda: dict.fromkeys(DriftCategory, 0))
-    protected_orphans: int = 0
     enqueued: int = 0
     enqueue_failed: int = 0
     items: list[DriftItem] = field(default_factory=list)
@@ -152,11 +152,11 @@ class ReconcileReport:
         """Users and accounts that differ from Okta's desired state and that someone must act on.
 
         The ``DriftDetected`` metric. Known conflicts are left out (the worker already
-        counted them as ``Conflicts``), and so is the token owner, which is an orphan in
-        most companies and never changes.
+        counted them as ``Conflicts``), and so is the token owner's account (``protected``),
+        which no Okta user claims in most companies and which never changes.
         """
         fixable = sum(self.counts[category] for category in FIXABLE)
-        return fixable + self.counts[DriftCategory.ORPHAN] - self.protected_orphans
+        return fixable + self.counts[DriftCategory.ORPHAN]
 
     @property
     def duration_seconds(self) -> float:
@@ -174,7 +174,6 @@ class ReconcileReport:
             "teamviewer_users": self.teamviewer_users,
             "okta_users": self.okta_users,
             **{category.value: count for category, count in self.counts.items()},
-            "protected_orphans": self.protected_orphans,
             "drifted": self.drifted,
             "enqueued": self.enqueued,
             "enqueue_failed": self.enqueue_failed,
@@ -327,7 +326,7 @@ class Reconciler:
                 continue
             if state.teamviewer_id:
                 mapping[state.okta_user_id] = state.teamviewer_id
-            if state.last_outcome == _CONFLICT_OUTCOME and state.email:
+            if state.last_outcome == Outcome.CONFLICT and state.email:
                 conflicts[state.okta_user_id] = state.email.strip().lower()
         return mapping, conflicts
 
@@ -395,9 +394,7 @@ class Reconciler:
             return
         report = run.report
         report.counts[item.category] += 1
-        if item.category is DriftCategory.ORPHAN and item.reason == DriftReason.ORPHAN_PROTECTED:
-            report.protected_orphans += 1
-        if item.category not in {DriftCategory.IN_SYNC, DriftCategory.IGNORED}:
+        if item.category not in _UNLISTED:
             if run.max_items is None or len(report.items) < run.max_items:
                 report.items.append(item)
             else:

@@ -28,7 +28,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -47,6 +47,7 @@ from tvsync.adapters.errors import (
 from tvsync.adapters.secrets import SecretUnavailableError
 from tvsync.adapters.sync_state import SyncState, SyncStateStore
 from tvsync.core.desired_state import DesiredAccount, Presence, SyncConfig, desired_account
+from tvsync.core.outcome import Outcome, is_adoption, recorded, records_change
 from tvsync.core.plan import Operation, Plan, PlanReason, plan_changes, to_update, without_email_change
 from tvsync.models.sync_request import SyncRequest
 from tvsync.models.teamviewer import TeamViewerAccount
@@ -81,19 +82,6 @@ MAX_VISIBILITY_SECONDS = 43_200
 #: it did nothing wrong, so it skips the backoff, but not so soon that a misconfigured
 #: timeout turns into a tight loop.
 UNSTARTED_DELAY_SECONDS = 1.0
-
-
-class Outcome(StrEnum):
-    """How one sync ended (SyncStateTable ``last_outcome``; also a log field)."""
-
-    APPLIED = "applied"
-    NO_CHANGE = "no-change"
-    CONFLICT = "conflict"
-    INVALID = "invalid"
-    DRY_RUN = "dry-run"
-    RETRYING = "retrying"
-    #: A create was sent and its result not recorded: lasts only if the invocation died there.
-    CREATING = "creating"
 
 
 @dataclass(frozen=True)
@@ -174,13 +162,16 @@ class UserSynchronizer:
     def converge(self, request: SyncRequest) -> SyncResult:
         previous: SyncState | None = None
         try:
-            previous = self._resolve_interrupted_create(request, self._state.get(request.okta_user_id))
+            stored = self._state.get(request.okta_user_id)
+            previous, settled = self._resolve_interrupted_create(request, stored)
             if request.teamviewer_id is not None:
                 return self._deactivate_orphan(request, previous, request.teamviewer_id)
             desired = self._desired(request.okta_user_id)
             if desired.presence is Presence.UNMANAGED:
-                return self._finish(request, previous, desired, Outcome.NO_CHANGE, (), desired.reason, None)
-            return self._converge(request, previous, desired)
+                return self._finish(
+                    request, previous, desired, Outcome.NO_CHANGE, (), desired.reason, None, settled=settled
+                )
+            return self._converge(request, previous, desired, settled=settled)
         except (ThrottledError, TransientError, AuthError, SecretUnavailableError) as exc:
             self._record_retry(request, exc)
             throttled = isinstance(exc, ThrottledError)
@@ -202,7 +193,7 @@ class UserSynchronizer:
 
     def _resolve_interrupted_create(
         self, request: SyncRequest, previous: SyncState | None
-    ) -> SyncState | None:
+    ) -> tuple[SyncState | None, bool]:
         """Settle a create whose result was never recorded, before anything else is decided.
 
         A create is marked in SyncStateTable before it is sent (``_create``). If the mark is
@@ -212,25 +203,34 @@ class UserSynchronizer:
         the meantime, a lookup by the new one would miss the account, the sync would create
         a second one, and a later deprovisioning would deactivate only that second account.
         An account another user is mapped to is not adopted (its email was reassigned).
+
+        Returns the record as settled and whether an account was adopted. The adoption is
+        stored (and counted, and dated in ``last_applied_at``) here, at once, so that it stays
+        true even if the rest of this sync fails: the retry then starts from the mapping.
         """
         if previous is None or previous.pending_create_email is None:
-            return previous
+            return previous, False
         email = previous.pending_create_email
         found = self._lookup(email, scan=True)
         if found is not None and self._claimed_by_another_user(request.okta_user_id, found):
             found = None
+        adopted = found is not None and is_adoption(previous.teamviewer_id, found.id, ())
         resolved = previous.with_account(found) if found is not None else previous.without_pending_create()
+        if adopted and not self._dry_run:
+            resolved = resolved.model_copy(update={"last_applied_at": self._clock()})
         self._state.put(resolved)
+        if adopted and not self._dry_run:
+            self._metrics.add_metric(name="UsersAdopted", unit=MetricUnit.Count, value=1)
         self._logger.info(
             "Interrupted create resolved",
             extra={
                 "okta_user_id": request.okta_user_id,
-                "adopted": found is not None,
+                "adopted": adopted,
                 "teamviewer_id": found.id if found is not None else None,
                 "email": mask_email(email),
             },
         )
-        return resolved
+        return resolved, adopted
 
     def _claimed_by_another_user(self, okta_user_id: str, account: TeamViewerAccount) -> bool:
         return any(
@@ -245,54 +245,39 @@ class UserSynchronizer:
         return desired_account(user, assignment, self._config)
 
     def _converge(
-        self, request: SyncRequest, previous: SyncState | None, desired: DesiredAccount
+        self, request: SyncRequest, previous: SyncState | None, desired: DesiredAccount, *, settled: bool
     ) -> SyncResult:
+        """Plan and apply; ``settled``: this sync already adopted an account (an interrupted create)."""
         # The reconciler found this user by reading TeamViewer itself: the stored view of
         # the account is what it disagreed with, so read the account again.
         current = self._current_account(desired, previous, refresh=request.source == "reconcile")
         # The mapped account was read again and is gone, and no other has the email.
         forget = current is None and previous is not None and previous.known_account() is not None
         plan = self._plan(desired, current)
+        finish = partial(self._finish, request, previous, desired, settled=settled)
         if plan.is_noop:
-            return self._finish(
-                request, previous, desired, Outcome.NO_CHANGE, (), plan.reason, current, forget=forget
-            )
+            return finish(Outcome.NO_CHANGE, (), plan.reason, current, forget=forget)
         if self._dry_run:
-            operations = plan.operations
-            return self._finish(
-                request, previous, desired, Outcome.DRY_RUN, operations, plan.reason, current, forget=forget
-            )
+            return finish(Outcome.DRY_RUN, plan.operations, plan.reason, current, forget=forget)
         try:
             applied = self._apply(request, plan, desired, current, previous)
         except ConflictError as exc:
             self._count_conflict(request, desired, exc)
-            return self._finish(
-                request, previous, desired, Outcome.CONFLICT, (), CONFLICT_REASON, current, forget=forget
-            )
+            return finish(Outcome.CONFLICT, (), CONFLICT_REASON, current, forget=forget)
         except InvalidError as exc:
             self._metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
             self._logger.warning(
                 "TeamViewer refused the request",
                 extra={"okta_user_id": request.okta_user_id, "detail": _describe(exc)},
             )
-            return self._finish(request, previous, desired, Outcome.INVALID, (), _describe(exc), current)
+            return finish(Outcome.INVALID, (), _describe(exc), current)
         if applied.conflict is not None:
             # Access and name were restored all the same; only the email waits for a human.
             self._count_conflict(request, desired, applied.conflict)
-            operations, account = applied.operations, applied.account
-            return self._finish(
-                request, previous, desired, Outcome.CONFLICT, operations, CONFLICT_REASON, account
-            )
+            return finish(Outcome.CONFLICT, applied.operations, CONFLICT_REASON, applied.account)
         outcome = Outcome.APPLIED if applied.operations else Outcome.NO_CHANGE
-        return self._finish(
-            request,
-            previous,
-            desired,
-            outcome,
-            applied.operations,
-            applied.reason,
-            applied.account,
-            forget=applied.account is None,
+        return finish(
+            outcome, applied.operations, applied.reason, applied.account, forget=applied.account is None
         )
 
     def _count_conflict(self, request: SyncRequest, desired: DesiredAccount, exc: ConflictError) -> None:
@@ -485,19 +470,44 @@ class UserSynchronizer:
         account: TeamViewerAccount | None,
         *,
         forget: bool = False,
+        settled: bool = False,
     ) -> SyncResult:
-        """Record and report the outcome; ``forget`` drops the stored account (it is gone)."""
+        """Record and report the outcome; ``forget`` drops the stored account (it is gone).
+
+        An adoption is recognised here, where the mapping is stored: the user ends mapped to
+        an account other than the one their record held, and this sync did not create it
+        (``tvsync.core.outcome``). ``settled``: ``_resolve_interrupted_create`` already stored
+        and counted an adoption for this sync, so it is recorded again, not counted again.
+        Orphan requests (``teamviewer_id``) map no user, so they adopt nothing.
+        """
         now = self._clock()
+        mapped_before = previous.teamviewer_id if previous else None
+        mapped_after = account.id if account is not None else None if forget else mapped_before
+        found = request.teamviewer_id is None and is_adoption(mapped_before, mapped_after, operations)
+        adopted = settled or found
+        outcome, reason = recorded(outcome, reason, adopted=adopted, dry_run=self._dry_run)
+        changed = records_change(outcome, operations, adopted=adopted)
         state = _next_state(
-            request, previous, desired, outcome, operations, reason, account, now, forget=forget
+            request,
+            previous,
+            desired,
+            outcome,
+            operations,
+            reason,
+            account,
+            now,
+            forget=forget,
+            changed=changed,
         )
         self._state.put(state)
         # A conflict can come with changes made all the same (reactivated, renamed).
         for operation in operations if outcome in {Outcome.APPLIED, Outcome.CONFLICT} else ():
             self._metrics.add_metric(name=OPERATION_METRICS[operation], unit=MetricUnit.Count, value=1)
+        if found and outcome is not Outcome.DRY_RUN:
+            self._metrics.add_metric(name="UsersAdopted", unit=MetricUnit.Count, value=1)
         if outcome is Outcome.NO_CHANGE:
             self._metrics.add_metric(name="NoChange", unit=MetricUnit.Count, value=1)
-        if outcome in {Outcome.APPLIED, Outcome.NO_CHANGE}:
+        if outcome in {Outcome.APPLIED, Outcome.ADOPTED, Outcome.NO_CHANGE}:
             latency_ms = max(0.0, (now - request.published).total_seconds() * 1000)
             self._metrics.add_metric(name="SyncLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
         self._logger.info(
@@ -509,7 +519,8 @@ class UserSynchronizer:
                 "outcome": outcome.value,
                 "operations": [op.value for op in operations],
                 "reason": reason,
-                "teamviewer_id": account.id if account else None,
+                "adopted": adopted,
+                "teamviewer_id": state.teamviewer_id,
                 "email": mask_email(desired.email),
                 "dry_run": self._dry_run,
             },
@@ -624,7 +635,9 @@ def _next_state(
     now: datetime,
     *,
     forget: bool = False,
+    changed: bool = False,
 ) -> SyncState:
+    """The record after this sync; ``changed`` (``records_change``) dates it in ``last_applied_at``."""
     newer = (
         previous is None or previous.last_published is None or request.published >= previous.last_published
     )
@@ -649,6 +662,8 @@ def _next_state(
         last_operations=[op.value for op in operations],
         updated_at=now,
     )
+    if changed:
+        base["last_applied_at"] = now
     if newer:
         base.update(
             last_event_uuid=request.event_uuid,
