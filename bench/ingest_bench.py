@@ -675,7 +675,7 @@ def platform_limit(samples: Sequence[Mapping[str, Any]]) -> PlatformLimit:
     )
 
 
-def measure_capacity(
+def measure_capacity(  # noqa: PLR0913 - the search bounds are keyword-only knobs with defaults
     aws: EmbeddedAws,
     concurrency: int,
     *,
@@ -1065,7 +1065,7 @@ def measure_cold(aws: EmbeddedAws, runs: int, *, prime: bool = True) -> ColdStar
 # ---------------------------------------------------------------------- together
 
 
-def measure(
+def measure(  # noqa: PLR0913 - keyword-only knobs with defaults, one per figure
     *,
     invocations: int,
     import_runs: int,

@@ -71,6 +71,8 @@ class Seeded:
     okta_users: int
     teamviewer_users: int
     expected: dict[str, int]
+    #: How long seeding took (not part of the figures).
+    seconds: float
 
 
 def _email(n: int) -> str:
@@ -79,6 +81,7 @@ def _email(n: int) -> str:
 
 def seed(okta: OktaEmulator, tv: TeamViewerEmulator, users: int) -> Seeded:
     """``users`` Okta users (all assigned to the app) and as many company accounts, with drift."""
+    started = time.perf_counter()
     kinds = [n % DRIFT_EVERY for n in range(users)]
     ids = okta.add_users((_email(n), "User", f"N{n:06d}") for n in range(users))
     for n, user_id in enumerate(ids):
@@ -107,7 +110,12 @@ def seed(okta: OktaEmulator, tv: TeamViewerEmulator, users: int) -> Seeded:
         "protected": 1,  # the token owner, who is in no Okta directory here
         "in_sync": users - drifted,
     }
-    return Seeded(okta_users=users, teamviewer_users=len(accounts) + 1, expected=expected)
+    return Seeded(
+        okta_users=users,
+        teamviewer_users=len(accounts) + 1,
+        expected=expected,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _reconcile_in_child(environ: Mapping[str, str], results: Any) -> None:
@@ -209,9 +217,7 @@ def run(args: argparse.Namespace) -> str:
     # TeamViewer documents no cap on a SCIM page: the emulator's default cap (there so tests
     # meet short pages) would make the figures the emulator's, not the client's page size.
     tv = TeamViewerEmulator(token=TV_TOKEN, scim_max_page_size=None)
-    seeding = time.perf_counter()
     seeded = seed(okta, tv, users)
-    seeding = time.perf_counter() - seeding
     secrets = {"TeamViewerTokenSecret": TV_TOKEN, "OktaApiTokenSecret": OKTA_TOKEN, "OktaHookSecret": "bench"}
     with serve(okta) as okta_server, serve(tv) as tv_server, quiet():
         okta.reset_calls()
@@ -233,20 +239,13 @@ def run(args: argparse.Namespace) -> str:
                 child.start()
                 outcome: dict[str, Any] = results.get(timeout=LAMBDA_LIMIT_SECONDS * 2)
                 child.join(timeout=60)
+    return _section(seeded, outcome, okta, tv)
+
+
+def _section(seeded: Seeded, outcome: dict[str, Any], okta: OktaEmulator, tv: TeamViewerEmulator) -> str:
+    """The report of a run on ``seeded``; ``outcome`` is what the reconciling child measured."""
+    users = seeded.okta_users
     tv_mb, okta_mb = index_footprint(users)
-    return _section(users, seeded, seeding, outcome, okta, tv, tv_mb, okta_mb)
-
-
-def _section(
-    users: int,
-    seeded: Seeded,
-    seeding: float,
-    outcome: dict[str, Any],
-    okta: OktaEmulator,
-    tv: TeamViewerEmulator,
-    tv_mb: float,
-    okta_mb: float,
-) -> str:
     summary = outcome["summary"]
     if not summary["complete"]:
         raise BenchmarkFailure(f"the reconcile did not finish: {summary['error']}")
@@ -303,7 +302,7 @@ def _section(
             "",
             "`python -m bench.reconcile_bench`: the reconciler as ReconcileFunction wires it, dry run, "
             "against both emulators over loopback HTTP (default speed) and a moto server, in a child "
-            f"process of its own. Seeding took {seeding:.1f} s (not counted).",
+            f"process of its own. Seeding took {seeded.seconds:.1f} s (not counted).",
             "",
             markdown_table(("", ""), rows),
             "",

@@ -413,7 +413,7 @@ def _metric_names_in_source(package: Path) -> set[str]:
                 for keyword in node.keywords:
                     if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
                         names.add(str(keyword.value.value))
-    from tvsync.services.worker import OPERATION_METRICS
+    from tvsync.services.sync_outcomes import OPERATION_METRICS
 
     return names | set(OPERATION_METRICS.values())
 

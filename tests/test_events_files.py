@@ -316,16 +316,15 @@ def test_apigw_post_wraps_its_okta_delivery(apigw_name: str, okta_name: str) -> 
 
 
 def test_env_json_covers_every_function_and_variable_the_template_sets() -> None:
-    from tvsync.local.template import load_template
+    """SAM sets only what env.json names, so each function's entry names every variable its
+    settings model has the template set, and Powertools' global ones."""
+    from tvsync.settings import FUNCTION_SETTINGS, POWERTOOLS_GLOBALS
 
-    template = load_template()
-    functions = {k for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
-    globals_env = set(template["Globals"]["Function"]["Environment"]["Variables"])
     env = _load(EVENTS_DIR / "env.json")
-    assert set(env) == functions
+    assert set(env) == set(FUNCTION_SETTINGS)
     for function_id, variables in env.items():
-        own = set(template["Resources"][function_id]["Properties"]["Environment"]["Variables"])
-        assert own | globals_env <= set(variables), f"{function_id} misses variables for sam local invoke"
+        needed = FUNCTION_SETTINGS[function_id].template_variables() | set(POWERTOOLS_GLOBALS)
+        assert needed <= set(variables), f"{function_id} misses variables for sam local invoke"
     for variables in env.values():
         assert all(isinstance(v, str) for v in variables.values())
         assert variables["OKTA_APP_ID"] == TEAMVIEWER_APP_ID
@@ -357,11 +356,20 @@ def test_env_json_names_what_the_local_stack_creates() -> None:
         resources = provision(session, template, parameters={"OktaOrgUrl": ORG_URL})
         assert resources.stack_name == LOCAL_STACK_NAME
         secretsmanager = session.client("secretsmanager")
+        resource_types = {rid: r["Type"] for rid, r in template["Resources"].items()}
         for function_id, variables in env.items():
             created = resources.environment(template, function_id)
-            for name in ("EVENT_QUEUE_URL", "IDEMPOTENCY_TABLE_NAME", "SYNC_STATE_TABLE_NAME"):
-                if name in created:
-                    assert variables[name] == created[name], (function_id, name)
+            own = template["Resources"][function_id]["Properties"]["Environment"]["Variables"]
+            # The queue and tables: every variable the template sets from one of them.
+            named = {
+                name
+                for name, value in own.items()
+                if isinstance(value, dict)
+                and resource_types.get(value.get("Ref", "")) in {"AWS::SQS::Queue", "AWS::DynamoDB::Table"}
+            }
+            assert named, function_id
+            for name in named:
+                assert variables[name] == created[name], (function_id, name)
             for name, arn in created.items():
                 if name.endswith("_SECRET_ARN"):
                     partial = variables[name]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tvsync.adapters.sync_state import SyncState
+from tvsync.models.sync_state import SyncState
 from tvsync.observability import mask_email, mask_emails, mask_value, masking_json_serializer
 
 

@@ -1,4 +1,4 @@
-"""template.yaml: lint-clean, true to the contracts in DESIGN.md, and runnable with events/.
+"""template.yaml: lint-clean, true to the contracts in docs/contracts.md, and runnable with events/.
 
 "What `sam local invoke` would do" is reproduced without Docker: the function the
 template names (CodeUri + Handler) is imported with the environment the template gives
@@ -23,47 +23,10 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from tests.conftest import ROOT, Aws, FakeLambdaContext, load_function
-
-CONTRACT_IDS = {
-    "OktaHookApi",
-    "IngestFunction",
-    "WorkerFunction",
-    "ReconcileFunction",
-    "SharedLayer",
-    "EventQueue",
-    "EventDeadLetterQueue",
-    "IdempotencyTable",
-    "SyncStateTable",
-    "OktaHookSecret",
-    "TeamViewerTokenSecret",
-    "OktaApiTokenSecret",
-}
-
-FUNCTION_ENV = {
-    "IngestFunction": {"EVENT_QUEUE_URL", "OKTA_HOOK_SECRET_ARN", "OKTA_HOOK_AUTH_HEADER", "OKTA_APP_ID"},
-    "WorkerFunction": {
-        "EVENT_QUEUE_URL",
-        "IDEMPOTENCY_TABLE_NAME",
-        "SYNC_STATE_TABLE_NAME",
-        "TEAMVIEWER_TOKEN_SECRET_ARN",
-        "TEAMVIEWER_API_URL",
-        "OKTA_API_TOKEN_SECRET_ARN",
-        "OKTA_ORG_URL",
-        "OKTA_APP_ID",
-        "TEAMVIEWER_SSO_CUSTOMER_ID",
-        "DRY_RUN",
-    },
-    "ReconcileFunction": {
-        "EVENT_QUEUE_URL",
-        "SYNC_STATE_TABLE_NAME",
-        "TEAMVIEWER_TOKEN_SECRET_ARN",
-        "TEAMVIEWER_API_URL",
-        "OKTA_API_TOKEN_SECRET_ARN",
-        "OKTA_ORG_URL",
-        "OKTA_APP_ID",
-        "DEACTIVATE_ORPHANS",
-    },
-}
+from tests.test_docs import contract_logical_ids
+from tvsync.cli.check import PLACEHOLDER_PREFIX
+from tvsync.observability import NAMESPACE, SERVICE
+from tvsync.settings import FUNCTION_SETTINGS, POWERTOOLS_GLOBALS
 
 
 def test_cfn_lint_reports_no_errors_or_warnings() -> None:
@@ -73,23 +36,60 @@ def test_cfn_lint_reports_no_errors_or_warnings() -> None:
 
 
 def test_contract_logical_ids_exist(template: dict[str, Any]) -> None:
-    assert CONTRACT_IDS <= set(template["Resources"])
+    assert contract_logical_ids() <= set(template["Resources"])
 
 
-@pytest.mark.parametrize("function_id", sorted(FUNCTION_ENV))
+def test_every_function_has_a_settings_model(template: dict[str, Any]) -> None:
+    functions = {rid for rid, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    assert functions == set(FUNCTION_SETTINGS)
+
+
+@pytest.mark.parametrize("function_id", sorted(FUNCTION_SETTINGS))
 def test_functions_follow_the_layout_and_environment_contract(
     template: dict[str, Any], function_id: str
 ) -> None:
+    """Each function's own Environment is exactly its settings model, overrides aside."""
     props = template["Resources"][function_id]["Properties"]
     name = function_id.removesuffix("Function").lower()
     assert props["CodeUri"] == f"functions/{name}/"
     assert props["Handler"] == "app.lambda_handler"
     assert (ROOT / "functions" / name / "app.py").is_file()
-    assert FUNCTION_ENV[function_id] <= set(props["Environment"]["Variables"])
+    assert set(props["Environment"]["Variables"]) == FUNCTION_SETTINGS[function_id].template_variables()
+
+
+def test_powertools_is_configured_once_for_every_function(template: dict[str, Any]) -> None:
+    """One service name and namespace for all functions: the dashboard and alarms read them."""
     globals_env = template["Globals"]["Function"]["Environment"]["Variables"]
-    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= set(
-        globals_env
+    assert set(globals_env) == set(POWERTOOLS_GLOBALS)
+    assert (globals_env["POWERTOOLS_SERVICE_NAME"], globals_env["POWERTOOLS_METRICS_NAMESPACE"]) == (
+        SERVICE,
+        NAMESPACE,
     )
+    assert globals_env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    for model in FUNCTION_SETTINGS.values():
+        assert not set(POWERTOOLS_GLOBALS) & set(model.variables()), "Powertools reads these itself"
+
+
+def test_the_readme_lists_the_environment_the_template_sets() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("The functions' environment (set by the template")
+    paragraph = readme[start : readme.index("\n\n", start)]
+    listed = set(re.findall(r"`([A-Z][A-Z_]+)`", paragraph))
+    template_set = {name for model in FUNCTION_SETTINGS.values() for name in model.template_variables()}
+    assert listed == template_set | set(POWERTOOLS_GLOBALS)
+
+
+def test_the_api_token_secrets_start_as_placeholders_tvsync_check_recognises(
+    template: dict[str, Any],
+) -> None:
+    secrets = {
+        rid: r["Properties"]
+        for rid, r in template["Resources"].items()
+        if r["Type"] == "AWS::SecretsManager::Secret"
+    }
+    placeholders = {rid: p["SecretString"] for rid, p in secrets.items() if "SecretString" in p}
+    assert set(placeholders) == {"TeamViewerTokenSecret", "OktaApiTokenSecret"}
+    assert all(value.startswith(PLACEHOLDER_PREFIX) for value in placeholders.values())
 
 
 def test_globals_pin_the_runtime_architecture_and_tracing(template: dict[str, Any]) -> None:
@@ -229,7 +229,7 @@ def test_lambdas_log_filter_passes_what_log_level_asks_for(template: dict[str, A
     lambda_level = template["Mappings"]["LambdaLogLevel"][level]["Level"]
     assert lambda_level == {"WARNING": "WARN"}.get(level, level)
     resources = transformed(template, LogLevel=level)["Resources"]
-    for name in FUNCTION_ENV:
+    for name in FUNCTION_SETTINGS:
         config = resources[name]["Properties"]["LoggingConfig"]
         assert config["LogFormat"] == "JSON"
         lookup = {"Fn::FindInMap": ["LambdaLogLevel", {"Ref": "LogLevel"}, "Level"]}

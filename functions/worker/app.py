@@ -1,7 +1,9 @@
 """WorkerFunction: SQS FIFO batches in, TeamViewer accounts converged to Okta.
 
-Wiring only — the behaviour lives in ``tvsync.services.worker``; the object graph (clients,
-connection pools, idempotency store) is built once per container by ``tvsync.wiring.worker``.
+Wiring only — the behaviour lives in ``tvsync.services.sqs_batch`` (the batch) and
+``tvsync.services.user_sync`` (each user), whose decisions are the pure ``tvsync.core``; the
+object graph (clients, connection pools, idempotency store) is built once per container by
+``tvsync.wiring.worker``.
 """
 
 from __future__ import annotations

@@ -1,15 +1,24 @@
 """Each function's configuration, read once from the environment the template sets.
 
-Names are the contract in DESIGN.md; an empty string (how CloudFormation passes an unset
-optional parameter) means "not set". A missing required variable fails the cold start with
-one clear message rather than a KeyError deep inside a request.
+These models are the one declaration of the functions' environment: a field's name is the
+variable's name, and ``FUNCTION_SETTINGS`` says which function reads which model.
+template.yaml sets, in each function's own ``Environment``, exactly its model's variables
+except those marked ``OVERRIDE``; what every function shares — Powertools' service name,
+metrics namespace and log level, which Powertools reads itself — it sets once, in
+``Globals`` (``POWERTOOLS_GLOBALS``). The CLI, the local stack and the tests take the names
+from here, and tests hold template.yaml, ``events/env.json`` and docs/contracts.md to them.
+
+An empty string (how CloudFormation passes an unset optional parameter) means "not set". A
+missing required variable fails the cold start with one clear message rather than a
+KeyError deep inside a request.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Self
+from types import MappingProxyType
+from typing import Annotated, Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -18,7 +27,36 @@ class ConfigurationError(RuntimeError):
     """The function's environment is incomplete or invalid (a deployment mistake)."""
 
 
-class _EnvSettings(BaseModel):
+class _Override:
+    """Marks a variable the template does not set: its default holds unless an operator adds it.
+
+    Such a variable tunes a safety margin (a cache age, a cap) that no deployment parameter
+    needs to expose; the CLI may set it for one local run.
+    """
+
+    def __repr__(self) -> str:
+        return "OVERRIDE"
+
+
+#: Field metadata: ``Annotated[int, OVERRIDE]`` declares a variable template.yaml leaves unset.
+OVERRIDE: Final = _Override()
+
+#: Read by Powertools itself, not by these models, and set once for all functions in the
+#: template's ``Globals``: one service name and metrics namespace everywhere is what the
+#: dashboard and the alarms rely on.
+POWERTOOLS_GLOBALS: Final = (
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+)
+
+#: Where the TeamViewer Web API is unless ``TEAMVIEWER_API_URL`` says otherwise.
+DEFAULT_TEAMVIEWER_API_URL: Final = "https://webapi.teamviewer.com"
+
+
+class FunctionSettings(BaseModel):
+    """One function's environment: every field is a variable of the same name."""
+
     # Built on first use: each function reads one of these, and its cold start should not
     # pay for compiling the others.
     model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
@@ -34,8 +72,20 @@ class _EnvSettings(BaseModel):
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigurationError(f"invalid environment for {cls.__name__}: {problems}") from None
 
+    @classmethod
+    def variables(cls) -> tuple[str, ...]:
+        """Every variable the function reads, in declaration order."""
+        return tuple(cls.model_fields)
 
-class IngestSettings(_EnvSettings):
+    @classmethod
+    def template_variables(cls) -> frozenset[str]:
+        """The variables template.yaml sets in the function's own ``Environment``."""
+        return frozenset(
+            name for name, field in cls.model_fields.items() if not any(m is OVERRIDE for m in field.metadata)
+        )
+
+
+class IngestSettings(FunctionSettings):
     """``IngestFunction``: where to queue, and how to authenticate Okta."""
 
     EVENT_QUEUE_URL: str
@@ -45,27 +95,27 @@ class IngestSettings(_EnvSettings):
     # After a rotation, the previous hook secret stays valid this long (0: never).
     OKTA_HOOK_SECRET_ROTATION_GRACE_SECONDS: int = Field(default=3600, ge=0)
     # Seconds the hook secret is cached; Powertools' own default is 300.
-    POWERTOOLS_PARAMETERS_MAX_AGE: int = Field(default=300, ge=1)
+    POWERTOOLS_PARAMETERS_MAX_AGE: Annotated[int, OVERRIDE] = Field(default=300, ge=1)
 
 
-class WorkerSettings(_EnvSettings):
+class WorkerSettings(FunctionSettings):
     """``WorkerFunction``: the queue, the tables, and how to reach Okta and TeamViewer."""
 
     EVENT_QUEUE_URL: str
     IDEMPOTENCY_TABLE_NAME: str
     SYNC_STATE_TABLE_NAME: str
     TEAMVIEWER_TOKEN_SECRET_ARN: str
-    TEAMVIEWER_API_URL: str = Field(default="https://webapi.teamviewer.com")
+    TEAMVIEWER_API_URL: str = Field(default=DEFAULT_TEAMVIEWER_API_URL)
     TEAMVIEWER_SSO_CUSTOMER_ID: str | None = None
     OKTA_API_TOKEN_SECRET_ARN: str
     OKTA_ORG_URL: str
     OKTA_APP_ID: str | None = None
     DRY_RUN: bool = False
     IDEMPOTENCY_EXPIRY_SECONDS: int = Field(default=86_400, ge=60)
-    POWERTOOLS_PARAMETERS_MAX_AGE: int = Field(default=300, ge=1)
+    POWERTOOLS_PARAMETERS_MAX_AGE: Annotated[int, OVERRIDE] = Field(default=300, ge=1)
 
 
-class ReconcileSettings(_EnvSettings):
+class ReconcileSettings(FunctionSettings):
     """``ReconcileFunction``: both directories to read, the queue to send fixes to.
 
     ``DEACTIVATE_ORPHANS`` opts in to deactivating company accounts no Okta user has;
@@ -77,10 +127,37 @@ class ReconcileSettings(_EnvSettings):
     EVENT_QUEUE_URL: str
     SYNC_STATE_TABLE_NAME: str
     TEAMVIEWER_TOKEN_SECRET_ARN: str
-    TEAMVIEWER_API_URL: str = Field(default="https://webapi.teamviewer.com")
+    TEAMVIEWER_API_URL: str = Field(default=DEFAULT_TEAMVIEWER_API_URL)
     OKTA_API_TOKEN_SECRET_ARN: str
     OKTA_ORG_URL: str
     OKTA_APP_ID: str | None = None
     DEACTIVATE_ORPHANS: bool = False
-    MAX_ORPHAN_DEACTIVATIONS: int = Field(default=50, ge=0)
-    POWERTOOLS_PARAMETERS_MAX_AGE: int = Field(default=300, ge=1)
+    MAX_ORPHAN_DEACTIVATIONS: Annotated[int, OVERRIDE] = Field(default=50, ge=0)
+    POWERTOOLS_PARAMETERS_MAX_AGE: Annotated[int, OVERRIDE] = Field(default=300, ge=1)
+
+
+#: Each function's settings, by its logical id in template.yaml.
+FUNCTION_SETTINGS: Final[Mapping[str, type[FunctionSettings]]] = MappingProxyType(
+    {
+        "IngestFunction": IngestSettings,
+        "WorkerFunction": WorkerSettings,
+        "ReconcileFunction": ReconcileSettings,
+    }
+)
+
+
+def function_variables() -> tuple[str, ...]:
+    """Every variable any function reads, each once: the functions' environment contract."""
+    return tuple(dict.fromkeys(name for model in FUNCTION_SETTINGS.values() for name in model.variables()))
+
+
+def function_variable(name: str) -> str:
+    """``name``, once it is known to be a variable a function reads; ``LookupError`` otherwise.
+
+    For code outside the functions that names one of their variables (the CLI, the local
+    stack): a name a model no longer declares fails where it is used, not as a silently
+    empty value.
+    """
+    if name not in function_variables():
+        raise LookupError(f"{name} is not a variable of any function's settings (tvsync.settings)")
+    return name

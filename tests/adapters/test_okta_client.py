@@ -131,7 +131,7 @@ def test_get_app_user(emu: OktaEmulator, client: OktaClient) -> None:
         lambda c: c.get_app_user("", "00u1"),
         lambda c: c.get_app_user(APP, ""),
         lambda c: list(c.iter_users(page_size=0)),
-        lambda c: list(c.iter_group_users("")),
+        lambda c: list(c.iter_app_users("")),
     ],
 )
 def test_empty_ids_and_page_sizes_are_refused_locally(
@@ -313,15 +313,6 @@ def test_iter_users_keeps_filter_and_search_on_every_page(
     assert [u.id for u in found] == [i for i in ids if i != ids[5]]
     assert len(emu.calls) == 4
     assert {call.query[parameter] for call in emu.calls} == {expression}
-
-
-def test_iter_group_users(emu: OktaEmulator, client: OktaClient) -> None:
-    ids = seed(emu, 30)
-    emu.add_group("00gEngineering", "Engineering")
-    for user_id in ids[::3]:
-        emu.add_to_group("00gEngineering", user_id)
-    assert [u.id for u in client.iter_group_users("00gEngineering", page_size=4)] == ids[::3]
-    assert len(emu.calls) == 3
 
 
 def test_empty_list(emu: OktaEmulator, client: OktaClient) -> None:

@@ -26,12 +26,22 @@ from tvsync.adapters.retry import RetryPolicy
 from tvsync.adapters.teamviewer_client import (
     PATCH_OP_SCHEMA,
     SSO_USER_SCHEMA,
+    RightProbe,
+    RightVerdict,
     TeamViewerClient,
     TokenOwner,
+    UserRight,
     _classify,
 )
 from tvsync.emulators.http import FaultKind, FaultPolicy, serve
-from tvsync.emulators.teamviewer import USERS_MODIFY, RateLimit, TeamViewerEmulator
+from tvsync.emulators.teamviewer import (
+    ALL_PERMISSIONS,
+    USERS_CREATE,
+    USERS_MODIFY,
+    USERS_READ,
+    RateLimit,
+    TeamViewerEmulator,
+)
 from tvsync.models.teamviewer import TeamViewerAccount
 
 if TYPE_CHECKING:
@@ -421,21 +431,21 @@ def test_update_without_fields_sends_nothing(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize(
-    ("call", "expected"),
+    ("user_id", "change", "expected"),
     [
-        (lambda c: c.deactivate("u1000002"), {"active": False}),
-        (lambda c: c.activate("u1000003"), {"active": True}),
-        (lambda c: c.rename("u1000002", "Janet Doe"), {"name": "Janet Doe"}),
-        (lambda c: c.change_email("u1000002", "janet@example.test"), {"email": "janet@example.test"}),
+        ("u1000002", {"active": False}, {"active": False}),
+        ("u1000003", {"active": True}, {"active": True}),
+        ("u1000002", {"name": "Janet Doe"}, {"name": "Janet Doe"}),
+        ("u1000002", {"email": "janet@example.test"}, {"email": "janet@example.test"}),
     ],
-    ids=["deactivate", "activate", "rename", "change_email"],
+    ids=["deactivate", "activate", "rename", "change-email"],
 )
-def test_update_wrappers(
-    stack: Stack, call: Callable[[TeamViewerClient], None], expected: dict[str, Any]
+def test_update_of_one_field_changes_only_that_field(
+    stack: Stack, user_id: str, change: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    user_id = "u1000003" if expected == {"active": True} else "u1000002"
+    """Each change the worker plans alone is one PATCH that leaves the rest of the account be."""
     before = next(u for u in stack.app.users() if u["id"] == user_id)
-    call(stack.client())
+    stack.client().update(user_id, **change)
     after = next(u for u in stack.app.users() if u["id"] == user_id)
     assert after == {**before, **expected}
     assert stack.app.writes() == 1
@@ -481,7 +491,7 @@ def test_wrong_token_is_auth_error(stack: Stack) -> None:
 def test_missing_permission_is_auth_error(stack: Stack) -> None:
     stack.app.permissions = stack.app.permissions - {USERS_MODIFY}
     with pytest.raises(AuthError) as caught:
-        stack.client().deactivate("u1000002")
+        stack.client().update("u1000002", active=False)
     assert caught.value.status == 403
     assert "invalid_permission" in str(caught.value)
 
@@ -529,7 +539,7 @@ def test_transient_errors(stack: Stack, kind: FaultKind, detail: str) -> None:
         lambda c: c.create("outsider@example.test", "Out Sider"),
         lambda c: c.create("OUTSIDER@example.test", "Out Sider"),
         lambda c: c.create("jane.doe@example.test", "Jane Doe"),
-        lambda c: c.change_email("u1000002", "outsider@example.test"),
+        lambda c: c.update("u1000002", email="outsider@example.test"),
     ],
     ids=["foreign", "foreign-other-case", "company-other-case", "email-change"],
 )
@@ -551,7 +561,7 @@ def test_conflict_with_400_knob(stack: Stack) -> None:
     [
         lambda c: c.create("not-an-email", "Bad Mail"),
         lambda c: c.create("ok@example.test", ""),
-        lambda c: c.deactivate("u9999999"),
+        lambda c: c.update("u9999999", active=False),
     ],
     ids=["bad-email", "no-name", "unknown-user"],
 )
@@ -793,3 +803,115 @@ def test_one_user_without_active_does_not_stall_a_listing_or_a_lookup(stack: Sta
     assert found is not None and found.active is None
     folded = client.find_by_email_casefold("jane.doe@example.test")
     assert folded is not None and folded.active is None
+
+
+# ---------------------------------------------------------------------- rights
+
+
+def test_a_full_token_has_every_right_and_probing_changes_nothing(stack: Stack) -> None:
+    client = stack.client()
+    before = stack.app.users()
+    found = {right: client.probe_right(right, account_id="u1000001") for right in UserRight}
+    assert {right: probe.verdict for right, probe in found.items()} == dict.fromkeys(
+        UserRight, RightVerdict.GRANTED
+    )
+    assert [(probe.status, probe.evidence) for probe in found.values()] == [
+        (200, "TeamViewer listed the company's users: HTTP 200"),
+        (400, "TeamViewer checked the deliberately invalid request: HTTP 400"),
+        (400, "TeamViewer checked the deliberately invalid request: HTTP 400"),
+    ]
+    assert stack.app.users() == before
+    assert [(c.method, c.path, c.status) for c in stack.app.calls] == [
+        ("GET", "/scim/v2/Users", 200),
+        ("POST", "/scim/v2/Users", 400),
+        ("PATCH", "/scim/v2/Users/u1000001", 400),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("permission", "right"),
+    [(USERS_READ, UserRight.READ), (USERS_CREATE, UserRight.CREATE), (USERS_MODIFY, UserRight.EDIT)],
+)
+def test_a_missing_right_is_found_missing_and_the_others_granted(
+    stack: Stack, permission: str, right: UserRight
+) -> None:
+    stack.app.permissions = ALL_PERMISSIONS - {permission}
+    client = stack.client()
+    found = {r: client.probe_right(r, account_id="u1000001") for r in UserRight}
+    assert found[right] == RightProbe(
+        right=right,
+        verdict=RightVerdict.MISSING,
+        status=403,
+        error=f"invalid_permission: the token lacks {permission}",
+        evidence="TeamViewer refused the request before looking at it",
+    )
+    assert {r: p.verdict for r, p in found.items() if r is not right} == {
+        r: RightVerdict.GRANTED for r in UserRight if r is not right
+    }
+    assert right.value == permission, "a right is named by the scope TeamViewer calls it"
+
+
+@pytest.mark.parametrize(
+    ("right", "status", "verdict"),
+    [
+        (UserRight.READ, 500, RightVerdict.INCONCLUSIVE),
+        (UserRight.READ, 400, RightVerdict.INCONCLUSIVE),
+        (UserRight.CREATE, 201, RightVerdict.WRITE_ACCEPTED),
+        (UserRight.CREATE, 200, RightVerdict.WRITE_ACCEPTED),
+        (UserRight.CREATE, 404, RightVerdict.INCONCLUSIVE),
+        (UserRight.CREATE, 502, RightVerdict.INCONCLUSIVE),
+        (UserRight.EDIT, 200, RightVerdict.GRANTED),
+        (UserRight.EDIT, 204, RightVerdict.GRANTED),
+        (UserRight.EDIT, 404, RightVerdict.INCONCLUSIVE),
+        (UserRight.EDIT, 302, RightVerdict.INCONCLUSIVE),
+    ],
+)
+def test_only_a_refusal_on_the_merits_or_a_harmless_answer_grants_a_right(
+    right: UserRight, status: int, verdict: RightVerdict
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"scimType": "odd"} if status >= 400 else {})
+
+    with in_process(handler) as client:
+        found = client.probe_right(right, account_id="u1")
+    assert (found.verdict, found.status) == (verdict, status)
+    assert found.error == ("odd" if status >= 400 else "")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "raised"),
+    [
+        (401, {"error": "invalid_token"}, AuthError),
+        (429, {}, ThrottledError),
+        (403, {"error": "rate_limit_reached"}, ThrottledError),
+    ],
+    ids=["token-refused", "429", "403-rate-limit"],
+)
+@pytest.mark.parametrize("right", list(UserRight))
+def test_an_answer_about_the_token_or_the_rate_is_raised_not_judged(
+    right: UserRight, status: int, body: dict[str, str], raised: type[UpstreamError]
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json=body)
+
+    with in_process(handler) as client, pytest.raises(raised) as caught:
+        client.probe_right(right, account_id="u1")
+    assert caught.value.status == status
+
+
+def test_a_token_echoed_in_a_refusal_is_blanked_out() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            403, json={"error": f"invalid_permission for {request.headers['Authorization']}"}
+        )
+
+    with in_process(handler) as client:
+        found = client.probe_right(UserRight.CREATE)
+    assert found.verdict is RightVerdict.MISSING
+    assert TOKEN not in found.error and "***" in found.error
+
+
+def test_the_edit_probe_needs_an_account_to_aim_at(stack: Stack) -> None:
+    with pytest.raises(ValueError, match="account"):
+        stack.client().probe_right(UserRight.EDIT)
+    assert stack.app.calls == []

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import TV_APP_ID, Aws
 from tvsync.cli.check import Check, CheckFailed, CheckResult, Probe, run_checks
-from tvsync.cli.context import LOCAL_STATE, StackContext, write_local_state
+from tvsync.cli.context import ENVIRONMENT_VARIABLES, LOCAL_STATE, StackContext, write_local_state
 from tvsync.cli.main import main
 from tvsync.emulators.http import EmulatorApp, EmulatorRequest, EmulatorResponse, RunningServer, serve
 from tvsync.emulators.okta import OktaEmulator
@@ -141,6 +141,31 @@ def test_a_token_echoed_by_the_server_is_blanked_out(
     assert lines["TeamViewer: may create users"][0] == "✗"
     assert "***" in output
     assert TV_TOKEN not in output
+
+
+class RateLimitedWrites(EmulatorApp):
+    """A TeamViewer that throttles every write (403 ``rate_limit_reached``, [PDF] §5) and serves reads."""
+
+    def __init__(self, company: TeamViewerEmulator) -> None:
+        super().__init__()
+        self.company = company
+
+    def handle(self, request: EmulatorRequest) -> EmulatorResponse:
+        if request.method != "GET":
+            return EmulatorResponse(403, {"error": "rate_limit_reached", "error_description": "slow down"})
+        return self.company.handle(request)
+
+
+def test_a_rate_limited_probe_fails_its_check_and_says_to_try_again(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines, output = check(stack.state_file(RateLimitedWrites(stack.tv)), capsys)
+    assert code != 0
+    failed = {name: detail for name, (mark, detail) in lines.items() if mark == "✗"}
+    assert set(failed) == {"TeamViewer: may create users", "TeamViewer: may edit users"}, output
+    for detail in failed.values():
+        assert detail == "TeamViewer is rate limiting the token (HTTP 403); try again shortly"
+    assert lines["TeamViewer: may read users"][0] == "✓"
 
 
 @pytest.mark.parametrize(
@@ -323,12 +348,7 @@ def test_the_runner_never_lets_one_check_stop_the_others(aws: Aws) -> None:
 def test_no_stack_at_all_is_one_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in (
-        "EVENT_QUEUE_URL",
-        "TEAMVIEWER_TOKEN_SECRET_ARN",
-        "OKTA_API_TOKEN_SECRET_ARN",
-        "OKTA_ORG_URL",
-    ):
+    for name in ENVIRONMENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .tvsync/local-stack.json here
     code = main(["check"])

@@ -3,6 +3,7 @@ error — never a botocore exception — when there is no stack, or only the rem
 
 from __future__ import annotations
 
+import argparse
 import socket
 import subprocess
 import sys
@@ -17,10 +18,12 @@ from tvsync.cli.context import (
     START_ONE,
     StackContext,
     read_local_state,
+    resolve,
     write_local_state,
 )
 from tvsync.cli.main import main
-from tvsync.cli.output import console
+from tvsync.cli.output import CliError, console
+from tvsync.settings import FUNCTION_SETTINGS
 
 COMMANDS = (["status"], ["dlq", "list"], ["dlq", "redrive"], ["check"], ["reconcile", "--dry-run"])
 
@@ -208,3 +211,30 @@ def test_a_missing_region_for_a_deployed_stack_is_one_line(
     err = capsys.readouterr().err
     assert err.startswith("tvsync: error: no AWS region configured: set AWS_DEFAULT_REGION")
     assert err.count("\n") == 1
+
+
+def test_the_environment_is_a_stack_of_exactly_the_variables_the_functions_read(
+    no_stack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The names come from the settings models: one the template sets, an override, nothing else."""
+    monkeypatch.setenv("OKTA_HOOK_AUTH_HEADER", "X-Okta-Secret")
+    monkeypatch.setenv("MAX_ORPHAN_DEACTIVATIONS", "3")
+    monkeypatch.setenv("EVENT_DLQ_URL", "http://127.0.0.1/dlq")  # read by no function
+    context = resolve(argparse.Namespace(stack=None, local_state=None))
+    assert context.source == "environment variables"
+    assert set(context.functions) == set(FUNCTION_SETTINGS)
+    assert context.env("IngestFunction") == {
+        "OKTA_HOOK_AUTH_HEADER": "X-Okta-Secret",
+        "MAX_ORPHAN_DEACTIVATIONS": "3",
+    }
+    assert set(ENVIRONMENT_VARIABLES) == {
+        name for model in FUNCTION_SETTINGS.values() for name in model.variables()
+    }
+
+
+def test_asking_a_stack_for_a_variable_no_function_reads_is_a_mistake_in_the_command() -> None:
+    context = StackContext(source="test", functions={"WorkerFunction": {"EVENT_DLQ_URL": "http://q"}})
+    with pytest.raises(LookupError, match="EVENT_DLQ_URL is not a variable of any function's settings"):
+        context.value("EVENT_DLQ_URL")
+    with pytest.raises(CliError, match="SYNC_STATE_TABLE_NAME is not known for this stack"):
+        context.value("SYNC_STATE_TABLE_NAME")

@@ -17,10 +17,11 @@ import pytest
 
 from tests.conftest import Aws
 from tvsync.adapters.dead_letters import DeadLetterQueue
-from tvsync.adapters.sync_state import SyncState, SyncStateStore
+from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.cli.main import main
 from tvsync.cli.output import console
 from tvsync.models.sync_request import SyncRequest
+from tvsync.models.sync_state import SyncState
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

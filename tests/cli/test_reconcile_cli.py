@@ -15,6 +15,7 @@ from tests.conftest import TV_APP_ID, Aws
 from tests.functions.test_worker import Pipeline, add_assigned, start_pipeline
 from tvsync.cli.main import main
 from tvsync.cli.output import console
+from tvsync.settings import ReconcileSettings
 
 
 @pytest.fixture
@@ -22,17 +23,14 @@ def pipeline(aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     p, servers = start_pipeline(aws, monkeypatch)
     monkeypatch.chdir(tmp_path)  # no .tvsync/local-stack.json here: the environment is the stack
     monkeypatch.setattr(console, "width", 200)
-    env = aws.env("ReconcileFunction", TEAMVIEWER_API_URL=servers[0].url, OKTA_ORG_URL=servers[1].url)
-    for name in (
-        "EVENT_QUEUE_URL",
-        "SYNC_STATE_TABLE_NAME",
-        "TEAMVIEWER_TOKEN_SECRET_ARN",
-        "TEAMVIEWER_API_URL",
-        "OKTA_API_TOKEN_SECRET_ARN",
-        "OKTA_ORG_URL",
-    ):
+    env = aws.env(
+        "ReconcileFunction",
+        TEAMVIEWER_API_URL=servers[0].url,
+        OKTA_ORG_URL=servers[1].url,
+        OKTA_APP_ID=TV_APP_ID,
+    )
+    for name in ReconcileSettings.template_variables():  # what the reconciler gets in Lambda
         monkeypatch.setenv(name, env[name])
-    monkeypatch.setenv("OKTA_APP_ID", TV_APP_ID)
     add_assigned(p, "alice.archer@example.com", "Alice", "Archer")  # to create
     dave = add_assigned(p, "dave.dunn@example.com", "Dave", "Dunn")
     p.tv.add_user("dave.dunn@example.com", "Dave Dunn")

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import Aws
-from tvsync.adapters.sync_state import SyncState, SyncStateStore
+from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.cli.main import main
 from tvsync.cli.output import console
 from tvsync.cli.status import summarize
+from tvsync.models.sync_state import SyncState
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -173,16 +173,16 @@ def test_get(client: TeamViewerClient) -> None:
 def test_deactivate_and_activate(client: TeamViewerClient, raw: httpx.Client) -> None:
     """SCIM cannot delete ([SCIM], [ENTRA-KB]): revocation is ``active: false`` by PATCH."""
     created = client.create("Jane.Doe@example.com", "Jane Doe")
-    client.deactivate(created.id)
+    client.update(created.id, active=False)
     assert stored(raw, created.id)["active"] is False
     assert client.get(created.id) == created.model_copy(update={"active": False})
-    client.activate(created.id)
+    client.update(created.id, active=True)
     assert stored(raw, created.id)["active"] is True
 
 
 def test_rename(client: TeamViewerClient, raw: httpx.Client) -> None:
     created = client.create("Jane.Doe@example.com", "Jane Doe")
-    client.rename(created.id, "Janet Doe")
+    client.update(created.id, name="Janet Doe")
     assert stored(raw, created.id)["displayName"] == "Janet Doe"
     account = client.get(created.id)
     assert account is not None and account.name == "Janet Doe"
@@ -190,7 +190,7 @@ def test_rename(client: TeamViewerClient, raw: httpx.Client) -> None:
 
 def test_change_email(client: TeamViewerClient, raw: httpx.Client) -> None:
     created = client.create("Jane.Doe@example.com", "Jane Doe")
-    client.change_email(created.id, "Jane.Smith@example.com")
+    client.update(created.id, email="Jane.Smith@example.com")
     assert stored(raw, created.id)["userName"] == "Jane.Smith@example.com"
     assert client.find_by_email("Jane.Smith@example.com") == created.model_copy(
         update={"email": "Jane.Smith@example.com"}
@@ -201,7 +201,7 @@ def test_one_update_sends_every_field_in_one_patch(
     server: ScimServer, client: TeamViewerClient, raw: httpx.Client
 ) -> None:
     created = client.create("Jane.Doe@example.com", "Jane Doe")
-    client.deactivate(created.id)
+    client.update(created.id, active=False)
     server.reset_requests()
     client.update(created.id, active=True, name="Janet Doe", email="janet@example.com")
     assert [(r.method, r.path) for r in server.requests] == [("PATCH", f"/scim/v2/Users/{created.id}")]
@@ -240,7 +240,7 @@ def test_a_taken_user_name_is_a_conflict(client: TeamViewerClient, raw: httpx.Cl
         client.create(taken, "Jane Again")
     assert created.value.retryable is False
     with pytest.raises(ConflictError):
-        client.change_email(other.id, taken)
+        client.update(other.id, email=taken)
     assert stored(raw, other.id)["userName"] == "john.roe@example.com"
     assert sorted(a.id for a in client.iter_users()) == sorted([first.id, other.id])
 
@@ -255,7 +255,7 @@ def test_wrong_token_is_an_auth_error(server: ScimServer) -> None:
 
 def test_an_unknown_user_cannot_be_deactivated(client: TeamViewerClient) -> None:
     with pytest.raises(InvalidError) as caught:
-        client.deactivate("0123456789abcdef0123456789abcdef")
+        client.update("0123456789abcdef0123456789abcdef", active=False)
     assert caught.value.status == 404
 
 

@@ -10,13 +10,18 @@ from hypothesis import strategies as st
 
 from tvsync.core.desired_state import DesiredAccount, Presence, SyncConfig, desired_account
 from tvsync.core.plan import (
+    Need,
     Operation,
     Plan,
     PlannedUpdate,
     PlanReason,
+    account_after,
+    after_email_refused,
     emails_match,
     plan_changes,
+    plan_sync,
     to_update,
+    unmanaged_reason,
     without_email_change,
 )
 from tvsync.models.okta import AppAssignmentStatus, OktaAppUser, OktaUser, OktaUserStatus
@@ -307,7 +312,7 @@ def test_okta_state_to_teamviewer_operations(
     ],
 )
 def test_to_update(operations: tuple[Operation, ...], expected: PlannedUpdate | None) -> None:
-    plan = Plan(operations, "test", email=EMAIL, name=NAME, account_id=ACCOUNT_ID)
+    plan = Plan(operations, PlanReason.CONVERGE, email=EMAIL, name=NAME, account_id=ACCOUNT_ID)
 
     assert to_update(plan) == expected
 
@@ -331,6 +336,123 @@ def test_without_email_change_keeps_what_does_not_depend_on_the_email(
 
     assert (rest.operations, to_update(rest)) == (left, update)
     assert (rest.email, rest.account_id) == (current.email, current.id), "the account keeps its email"
+
+
+@pytest.mark.parametrize(
+    ("tv_state", "left"),
+    [
+        # A returning user whose new email is taken: access and the name are sent without it.
+        pytest.param("tv-inactive-all-different", (ACTIVATE, RENAME), id="rest-is-sent"),
+        # The email was all there was to change: the conflict stands.
+        pytest.param("tv-other-email", None, id="email-only-conflict-stands"),
+        # No new email was sent, so the refusal is not about one: it stands.
+        pytest.param("tv-inactive", None, id="no-email-change-conflict-stands"),
+        pytest.param("tv-other-name", None, id="rename-only-conflict-stands"),
+    ],
+)
+def test_after_email_refused(tv_state: str, left: tuple[Operation, ...] | None) -> None:
+    current = TEAMVIEWER_STATES[tv_state]
+    assert current is not None
+    plan = plan_changes(ACTIVE_TARGET, current, token_owner_id=None)
+
+    rest = after_email_refused(plan, current.email)
+
+    assert (rest.operations if rest is not None else None) == left
+    if rest is not None:
+        assert CHANGE_EMAIL not in rest.operations and rest.email == current.email
+
+
+@pytest.mark.parametrize(
+    ("update", "expected"),
+    [
+        pytest.param(
+            PlannedUpdate(active=False, name=None, email=None), account(active=False), id="deactivated"
+        ),
+        pytest.param(
+            PlannedUpdate(active=True, name="New Name", email="new@example.test"),
+            account(name="New Name", email="new@example.test"),
+            id="everything-sent",
+        ),
+        pytest.param(
+            PlannedUpdate(active=None, name=None, email=None), account(active=None), id="nothing-sent"
+        ),
+    ],
+)
+def test_account_after_keeps_what_the_update_left_out(
+    update: PlannedUpdate, expected: TeamViewerAccount
+) -> None:
+    before = account(active=None if update.active is None else not update.active)
+
+    assert account_after(before, update) == expected
+
+
+# --- plan_sync: the token owner only when a deactivation depends on it ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("desired", "tv_state", "needs_owner"),
+    [
+        pytest.param(INACTIVE_TARGET, "tv-active", True, id="revoke-active"),
+        pytest.param(INACTIVE_TARGET, "tv-active-unknown", True, id="revoke-unknown-state"),
+        pytest.param(DELETED_TARGET, "tv-other-name", True, id="deleted-user"),
+        pytest.param(INACTIVE_TARGET, "tv-inactive", False, id="already-inactive"),
+        pytest.param(INACTIVE_TARGET, "tv-absent", False, id="no-account"),
+        pytest.param(ACTIVE_TARGET, "tv-inactive", False, id="activate"),
+        pytest.param(ACTIVE_TARGET, "tv-absent", False, id="create"),
+        pytest.param(UNMANAGED_TARGET, "tv-active", False, id="unmanaged"),
+    ],
+)
+def test_plan_sync_asks_for_the_token_owner_only_for_a_deactivation(
+    desired: DesiredAccount, tv_state: str, needs_owner: bool
+) -> None:
+    current = TEAMVIEWER_STATES[tv_state]
+
+    first = plan_sync(desired, current, token_owner_id=None)
+
+    if needs_owner:
+        assert first is Need.TOKEN_OWNER
+        assert plan_sync(desired, current, token_owner_id=TOKEN_OWNER) == plan_changes(
+            desired, current, token_owner_id=TOKEN_OWNER
+        )
+    else:
+        assert first == plan_changes(desired, current, token_owner_id=TOKEN_OWNER), "final without the owner"
+
+
+def test_plan_sync_with_the_owner_known_never_asks_again() -> None:
+    plan = plan_sync(INACTIVE_TARGET, account(id=TOKEN_OWNER), token_owner_id=TOKEN_OWNER)
+
+    assert plan == Plan((), PlanReason.TOKEN_OWNER_PROTECTED, email=EMAIL, account_id=TOKEN_OWNER)
+
+
+@pytest.mark.parametrize(
+    ("user", "reason"),
+    [
+        pytest.param(
+            {"status": "STAGED", "profile": {"login": EMAIL, "email": EMAIL}}, PlanReason.STAGED, id="staged"
+        ),
+        pytest.param(
+            {"status": "STAGED", "profile": {"login": "jdoe", "email": "jdoe"}},
+            PlanReason.STAGED,
+            id="staged-without-email",
+        ),
+        pytest.param(
+            {"status": "ACTIVE", "profile": {"login": "jdoe", "email": "jdoe"}},
+            PlanReason.NO_EMAIL,
+            id="no-email",
+        ),
+    ],
+)
+def test_unmanaged_reason_is_a_plan_reason(user: dict[str, Any], reason: PlanReason) -> None:
+    desired = desired_account(OktaUser.model_validate({"id": "00u1", **user}), None, SyncConfig())
+
+    assert desired.presence is Presence.UNMANAGED
+    assert unmanaged_reason(desired) is reason
+
+
+def test_an_unmanaged_target_of_unknown_reason_is_recorded_as_unmanaged() -> None:
+    desired = DesiredAccount(Presence.UNMANAGED, email=None, name=None, reason="something-new")
+
+    assert unmanaged_reason(desired) is PlanReason.UNMANAGED
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Fidelity tests: each emulator behaviour pinned to its fact in shared/reference/teamviewer-api.md.
+"""Fidelity tests: each emulator behaviour pinned to a documented fact (sources: docs/sources.md).
 
 Test ids and docstrings name the source tag ([SCIM], [PDF], [SWAGGER], [PS], [OKTA-KB],
 [ENTRA-KB]), or say "RFC 7643/7644" (and, where it agrees, "scim2-server": the real SCIM

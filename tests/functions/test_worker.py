@@ -14,12 +14,13 @@ from typing import Any, Literal
 import pytest
 
 from tests.conftest import TV_APP_ID, Aws, FakeLambdaContext, emf_metrics, load_function
-from tvsync.adapters.sync_state import SyncState, SyncStateStore
+from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.emulators.http import FaultKind, FaultPolicy, RunningServer, serve
 from tvsync.emulators.okta import OktaEmulator
 from tvsync.emulators.teamviewer import RateLimit, TeamViewerEmulator
 from tvsync.local.event_source import SqsEventSource
 from tvsync.models.sync_request import SyncRequest
+from tvsync.models.sync_state import SyncState
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -23,6 +23,7 @@ from tests.functions.test_worker import T0, Pipeline, add_assigned, start_pipeli
 from tvsync.adapters.errors import TransientError
 from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.adapters.teamviewer_client import TeamViewerClient
+from tvsync.core.plan import PlanReason
 from tvsync.local.event_source import lambda_sqs_event
 from tvsync.models.teamviewer import TeamViewerAccount
 
@@ -255,7 +256,9 @@ def test_an_interrupted_create_never_adopts_an_account_another_user_is_mapped_to
 
     other = add_assigned(p, "kim.other@example.com", "Kim", "Other")
     store = SyncStateStore(p.aws.session.client("dynamodb"), p.aws.resources.refs["SyncStateTable"])
-    store.mark_pending_create(other, email="kim.kent@example.com", outcome="creating", at=T0)
+    store.mark_pending_create(
+        other, email="kim.kent@example.com", outcome="creating", reason=PlanReason.CREATE_SENT, at=T0
+    )
     p.enqueue(other, "user.lifecycle.create")
     p.drain()
 

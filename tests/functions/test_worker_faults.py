@@ -22,11 +22,12 @@ from botocore.exceptions import ClientError
 from tests.conftest import Aws, FakeLambdaContext, emf_metrics
 from tests.contracts.okta_payloads import OktaContract
 from tests.functions.test_worker import Pipeline, add_assigned, start_pipeline
-from tvsync.adapters.sync_state import SyncState, SyncStateStore
+from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.emulators.http import FaultPolicy, RunningServer
 from tvsync.emulators.teamviewer import RateLimit, TeamViewerEmulator
 from tvsync.local.event_source import PollResult, lambda_sqs_event
 from tvsync.local.template import parameter_defaults
+from tvsync.models.sync_state import SyncState
 
 
 class RecordingSqs:

@@ -96,7 +96,7 @@ Progress = Callable[[int, int | None], None]
 class DeadLetterQueue:
     """The event queue and its DLQ, as a pair: peeking at the DLQ, moving messages back."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only: the queues and the timings, each named
         self,
         sqs: SQSClient,
         *,

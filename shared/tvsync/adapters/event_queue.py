@@ -122,7 +122,7 @@ class EventQueue:
     client that does not retry calls itself: only this loop knows the deadline.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only tuning and injected clocks, each named
         self,
         sqs: SQSClient,
         queue_url: str,

@@ -78,7 +78,7 @@ class OktaClient:
     client. ``clock`` (epoch seconds) turns ``X-Rate-Limit-Reset`` into a wait; tests inject it.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the org and its token, then keyword-only transport options
         self,
         org_url: str,
         token: TokenProvider,
@@ -191,11 +191,6 @@ class OktaClient:
             params["search"] = search
         for item in self._paged("list_users", "/api/v1/users", params):
             yield _parse(OktaUser, item, "list_users")
-
-    def iter_group_users(self, group_id: str, *, page_size: int = 200) -> Iterator[OktaUser]:
-        path = f"/api/v1/groups/{_segment(group_id, 'group_id')}/users"
-        for item in self._paged("list_group_users", path, {"limit": _limit(page_size)}):
-            yield _parse(OktaUser, item, "list_group_users")
 
     # ------------------------------------------------------------------ plumbing
 

@@ -1,9 +1,7 @@
-"""SyncStateTable: one item per Okta user — what the worker last did for them, and why.
+"""SyncStateTable: stores one ``SyncState`` (``tvsync.models.sync_state``) per Okta user.
 
-The item doubles as the Okta-user -> TeamViewer-account mapping: with the account id known,
-the worker reads the account by id (one call) instead of searching by email, and it still
-finds the account after the user's email changed in Okta. Writes are read-modify-write,
-which is safe because the FIFO queue hands one user's messages to one worker at a time.
+Writes are read-modify-write, which is safe because the FIFO queue hands one user's
+messages to one worker at a time.
 
 Two writes are partial updates instead, because they must not replace what is stored with
 an older view of it: recording why a sync failed or was refused (``record_outcome``) and
@@ -20,9 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
-
-from tvsync.models.teamviewer import TeamViewerAccount
+from tvsync.models.sync_state import SyncState
 from tvsync.observability import mask_emails
 
 if TYPE_CHECKING:
@@ -31,73 +27,9 @@ if TYPE_CHECKING:
 EMAIL_INDEX = "by-email"
 
 
-class SyncState(BaseModel):
-    """The item; ``email_key`` (lower-cased email) feeds the ``by-email`` index for lookups."""
-
-    model_config = ConfigDict(frozen=True)
-
-    okta_user_id: str
-    teamviewer_id: str | None = None
-    email: str | None = None
-    # The TeamViewer account as this worker last saw or left it: planning against it saves
-    # a read per event. Out-of-band edits in TeamViewer are the reconciler's job.
-    teamviewer_email: str | None = None
-    teamviewer_name: str | None = None
-    teamviewer_active: bool | None = None
-    last_event_uuid: str | None = None
-    last_event_type: str | None = None
-    last_published: AwareDatetime | None = None
-    last_outcome: str
-    last_reason: str | None = None
-    last_operations: list[str] = []
-    updated_at: AwareDatetime
-    #: When a sync last changed the account in TeamViewer or adopted one (``tvsync.core.outcome``):
-    #: unlike ``updated_at``, later syncs that change nothing, fail or only plan keep it as it is.
-    last_applied_at: AwareDatetime | None = None
-    #: Set just before a create is sent, cleared once its result is recorded: the email of an
-    #: account that may exist in TeamViewer without being mapped here yet.
-    pending_create_email: str | None = None
-    pending_create_at: AwareDatetime | None = None
-
-    @field_validator("last_reason")
-    @classmethod
-    def _mask_reason(cls, reason: str | None) -> str | None:
-        """Reasons are free text (often a server's error message): no email is ever stored in one."""
-        return None if reason is None else mask_emails(reason)
-
-    @property
-    def email_key(self) -> str | None:
-        return self.email.lower() if self.email else None
-
-    def known_account(self) -> TeamViewerAccount | None:
-        """The mapped account as last seen, or ``None`` when no complete view is stored."""
-        if self.teamviewer_id is None or self.teamviewer_email is None or self.teamviewer_name is None:
-            return None
-        return TeamViewerAccount(
-            id=self.teamviewer_id,
-            email=self.teamviewer_email,
-            name=self.teamviewer_name,
-            active=self.teamviewer_active,
-        )
-
-    def with_account(self, account: TeamViewerAccount) -> SyncState:
-        """This record mapped to ``account`` as it is now, with no create left pending."""
-        return self.model_copy(
-            update={
-                "teamviewer_id": account.id,
-                "teamviewer_email": account.email,
-                "teamviewer_name": account.name,
-                "teamviewer_active": account.active,
-                "pending_create_email": None,
-                "pending_create_at": None,
-            }
-        )
-
-    def without_pending_create(self) -> SyncState:
-        return self.model_copy(update={"pending_create_email": None, "pending_create_at": None})
-
-
 class SyncStateStore:
+    """The table; ``email_key`` (``SyncState.email_key``) feeds the ``by-email`` index."""
+
     def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
         self._dynamodb = dynamodb
         self._table = table_name
@@ -128,11 +60,13 @@ class SyncStateStore:
             },
         )
 
-    def mark_pending_create(self, okta_user_id: str, *, email: str, outcome: str, at: datetime) -> None:
+    def mark_pending_create(
+        self, okta_user_id: str, *, email: str, outcome: str, reason: str, at: datetime
+    ) -> None:
         """Record, before the create is sent, that an account with ``email`` may be about to exist.
 
-        ``outcome`` is what the record shows until the sync records its real one: visible in
-        ``tvsync status`` only if the sync never got that far.
+        ``outcome`` and ``reason`` are what the record shows until the sync records its real
+        ones: visible in ``tvsync status`` only if the sync never got that far.
         """
         self._dynamodb.update_item(
             TableName=self._table,
@@ -145,7 +79,7 @@ class SyncStateStore:
                 ":e": {"S": email},
                 ":t": {"S": at.isoformat()},
                 ":o": {"S": outcome},
-                ":r": {"S": "create sent; its result is not recorded yet"},
+                ":r": {"S": mask_emails(reason)},
             },
         )
 

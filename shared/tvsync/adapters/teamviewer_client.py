@@ -4,7 +4,8 @@ Users go through SCIM v2 (the API TeamViewer built for provisioning, [SCIM]); th
 things SCIM cannot answer — who owns the token, and whether the token works — go through
 Web API v1 (``/api/v1/account``, ``/api/v1/ping``). Every failure is translated into one of
 ``tvsync.adapters.errors``' classes by ``_classify``, so the worker decides on the class,
-never on a status code.
+never on a status code. ``probe_right`` answers the one question ``tvsync check`` asks
+before anything is written: which of the user rights the token has, and how we know.
 
 Two facts shape the lookups: the SCIM filter is case-sensitive while emails are unique
 regardless of case ([SCIM], [OKTA-KB]). ``find_by_email`` is therefore one cheap exact
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
@@ -62,6 +65,49 @@ MAX_UNCOUNTED_USERS = 1_000_000
 _WALK_GROWTH_MARGIN = 10_000
 #: Server-supplied text is cut to this length before it goes into an exception message.
 _MAX_DETAIL = 200
+
+
+class UserRight(StrEnum):
+    """A right of the script token over company users, by the token scope SCIM names it ([SCIM])."""
+
+    READ = "Users.Read"
+    CREATE = "Users.CreateUsers"
+    EDIT = "Users.ModifyUsers"
+
+    @property
+    def action(self) -> str:
+        """What the right lets the token do, as an admin reads it: ``read users``."""
+        return {UserRight.READ: "read", UserRight.CREATE: "create", UserRight.EDIT: "edit"}[self] + " users"
+
+
+class RightVerdict(StrEnum):
+    """What TeamViewer's answer to a probe says about a right."""
+
+    GRANTED = "granted"
+    """The server let the request through to its own checks (or served it harmlessly)."""
+    MISSING = "missing"
+    """The server refused the request for the right itself (403, not a rate limit)."""
+    WRITE_ACCEPTED = "write-accepted"
+    """The server accepted a write it should have refused: the right is there, and the
+    probe's premise is not — the company's users deserve a look."""
+    INCONCLUSIVE = "inconclusive"
+    """Any other answer: it says nothing either way."""
+
+
+@dataclass(frozen=True)
+class RightProbe:
+    """One right, the verdict, and how it was reached.
+
+    ``status`` is the HTTP status the verdict rests on; ``error`` TeamViewer's own error code
+    or text, if it sent one (cut short, the token blanked out); ``evidence`` says in a
+    sentence how the status was read.
+    """
+
+    right: UserRight
+    verdict: RightVerdict
+    status: int
+    error: str
+    evidence: str
 
 
 class TokenOwner(BaseModel):
@@ -250,6 +296,7 @@ class TeamViewerClient:
     ) -> None:
         """One SCIM PATCH with a ``replace`` per given field; nothing given, nothing sent.
 
+        SCIM cannot delete users ([SCIM], [ENTRA-KB]): deprovisioning is ``active=False``.
         Changing ``userName`` changes the email and mails a verification to it ([SCIM]).
         """
         operations: list[dict[str, Any]] = []
@@ -263,19 +310,6 @@ class TeamViewerClient:
             return
         patch = {"schemas": [PATCH_OP_SCHEMA], "Operations": operations}
         self._exchange("update_user", "PATCH", _user_path(user_id), scim_body=patch, ok=(200, 204))
-
-    def activate(self, user_id: str) -> None:
-        self.update(user_id, active=True)
-
-    def deactivate(self, user_id: str) -> None:
-        """SCIM cannot delete users ([SCIM], [ENTRA-KB]): deprovisioning is ``active: false``."""
-        self.update(user_id, active=False)
-
-    def rename(self, user_id: str, name: str) -> None:
-        self.update(user_id, name=name)
-
-    def change_email(self, user_id: str, email: str) -> None:
-        self.update(user_id, email=email)
 
     # ------------------------------------------------------------------ v1
 
@@ -302,6 +336,69 @@ class TeamViewerClient:
             raise
         return body.get("token_valid") is True
 
+    # ------------------------------------------------------------------ rights
+
+    def probe_right(self, right: UserRight, *, account_id: str | None = None) -> RightProbe:
+        """Whether the token has ``right``, found out without changing anything.
+
+        READ lists one user. CREATE and EDIT send requests that can never succeed — a
+        create without ``userName``, and a PATCH of ``account_id`` (required for EDIT; the
+        token owner's account is the natural one) with an empty ``Operations`` list, which
+        changes nothing whatever the server makes of it. SCIM answers a request the token
+        may not make with 403 before it looks at the body, and a request it may make but
+        cannot accept with 400 (the order the emulator follows too), so 403 means the right
+        is missing and 400 that it is there. That is an inference — TeamViewer does not
+        document the order — and any other answer is ``INCONCLUSIVE``, never ``GRANTED``.
+
+        A refused token (401) raises ``AuthError`` and a rate limit ``ThrottledError``:
+        neither says anything about the right.
+        """
+        operation = f"probe_{right.name.lower()}"
+        params: dict[str, str] | None = None
+        body: dict[str, Any] | None = None
+        if right is UserRight.READ:
+            method, path, params = "GET", SCIM_USERS, {"startIndex": "1", "count": "1"}
+        elif right is UserRight.CREATE:
+            # No userName and no emails: TeamViewer can only refuse it, so nothing is created.
+            method, path = "POST", SCIM_USERS
+            body = {"schemas": [SCIM_USER_SCHEMA], "displayName": "permission probe (invalid on purpose)"}
+        else:
+            if not account_id:
+                raise ValueError("probing the right to edit users needs an account to probe")
+            method, path = "PATCH", _user_path(account_id)
+            body = {"schemas": [PATCH_OP_SCHEMA], "Operations": []}
+
+        def attempt() -> httpx.Response:
+            request = self._request(method, path, params=params, scim_body=body)
+            response = send(self._http, SERVICE, operation, request)
+            if response.status_code == 401 or _is_rate_limited(response):
+                raise _classify(operation, response, secret=self._secret())
+            return response
+
+        response = self._retry.call(attempt)
+        status = response.status_code
+        error = _error_text(response, secret=self._secret())
+
+        def verdict(kind: RightVerdict, evidence: str) -> RightProbe:
+            return RightProbe(right=right, verdict=kind, status=status, error=error, evidence=evidence)
+
+        if status == 403:
+            return verdict(RightVerdict.MISSING, "TeamViewer refused the request before looking at it")
+        if right is UserRight.READ:
+            if status == 200:
+                return verdict(RightVerdict.GRANTED, "TeamViewer listed the company's users: HTTP 200")
+        elif status == 400:
+            return verdict(
+                RightVerdict.GRANTED, "TeamViewer checked the deliberately invalid request: HTTP 400"
+            )
+        elif right is UserRight.EDIT and status in (200, 204):
+            return verdict(RightVerdict.GRANTED, "TeamViewer accepted an empty change: nothing modified")
+        elif 200 <= status < 300:
+            return verdict(
+                RightVerdict.WRITE_ACCEPTED, f"TeamViewer accepted a request it should refuse (HTTP {status})"
+            )
+        return verdict(RightVerdict.INCONCLUSIVE, f"TeamViewer answered HTTP {status}")
+
     # ------------------------------------------------------------------ plumbing
 
     def _json(
@@ -322,16 +419,8 @@ class TeamViewerClient:
         ok: tuple[int, ...] = (200,),
         missing_ok: bool = False,
     ) -> httpx.Response | None:
-        headers: dict[str, str] = {}
-        content: bytes | None = None
-        if path.startswith("/scim/"):
-            headers["Accept"] = f"{SCIM_CONTENT_TYPE}, application/json"
-        if scim_body is not None:
-            headers["Content-Type"] = SCIM_CONTENT_TYPE
-            content = json.dumps(scim_body).encode()
-
         def attempt() -> httpx.Response | None:
-            request = self._http.build_request(method, path, params=params, headers=headers, content=content)
+            request = self._request(method, path, params=params, scim_body=scim_body)
             response = send(self._http, SERVICE, operation, request)
             if response.status_code in ok:
                 return response
@@ -341,11 +430,45 @@ class TeamViewerClient:
 
         return self._retry.call(attempt)
 
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        scim_body: dict[str, Any] | None = None,
+    ) -> httpx.Request:
+        headers: dict[str, str] = {}
+        content: bytes | None = None
+        if path.startswith("/scim/"):
+            headers["Accept"] = f"{SCIM_CONTENT_TYPE}, application/json"
+        if scim_body is not None:
+            headers["Content-Type"] = SCIM_CONTENT_TYPE
+            content = json.dumps(scim_body).encode()
+        return self._http.build_request(method, path, params=params, headers=headers, content=content)
+
     def _secret(self) -> str:
         try:
             return self._token()
         except Exception:  # redaction must never replace the real error
             return ""
+
+
+def _is_rate_limited(response: httpx.Response) -> bool:
+    """429, or [PDF] §5's documented answer: 403 with error ``rate_limit_reached``."""
+    if response.status_code == 429:
+        return True
+    body = _json_or_none(response) if response.status_code == 403 else None
+    return body is not None and _text(body.get("error")) == "rate_limit_reached"
+
+
+def _error_text(response: httpx.Response, *, secret: str = "") -> str:
+    """The server's own word on a refusal — ``error``, else ``scimType``, else ``detail`` —
+    cut short and with the token blanked out if echoed; empty when the body has none."""
+    body = _json_or_none(response) or {}
+    text = next((value for key in ("error", "scimType", "detail") if (value := _text(body.get(key)))), "")
+    text = text[:_MAX_DETAIL]
+    return text.replace(secret, "***") if secret else text
 
 
 def _classify(operation: str, response: httpx.Response, *, secret: str = "") -> UpstreamError:
@@ -369,8 +492,7 @@ def _classify(operation: str, response: httpx.Response, *, secret: str = "") -> 
     kind: type[UpstreamError]
     if status == 401:
         kind = AuthError
-    elif status == 429 or (status == 403 and error == "rate_limit_reached"):
-        # 429, or [PDF] §5's documented answer: 403 with error rate_limit_reached.
+    elif _is_rate_limited(response):
         kind = ThrottledError
     elif status == 403:
         # A token without a needed right: no retry fixes it, only the admin can; alarm as auth.

@@ -9,14 +9,10 @@ Each check is a small function that returns a ``CheckResult``; ``run_checks`` ru
 even when some fail (a wrong Okta token says nothing about the TeamViewer token), and
 blanks every secret it read out of anything it prints.
 
-TeamViewer rights are tested without changing anything. SCIM answers a request the token
-may not make with 403 before it looks at the body, and a request it may make but cannot
-accept with 400 (the order TeamViewer's emulator here also follows). So the check sends
-requests that can never succeed — a create without ``userName``, and a PATCH of the token
-owner with an empty ``Operations`` list — and reads the status: 403 means the right is
-missing, 400 means the right is there and the request was rejected on its merits. This is
-an inference: TeamViewer does not document the order; a different answer is reported as
-"inconclusive", never as a pass.
+TeamViewer rights are tested without changing anything: the TeamViewer adapter finds out
+which of them the token has, and how it knows (``TeamViewerClient.probe_right``, which
+explains the inference); the checks only say what it found. The edit probe needs an account
+to aim its empty change at, and uses the token owner's.
 """
 
 from __future__ import annotations
@@ -32,22 +28,20 @@ from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from rich.text import Text
 
 from tvsync.adapters.errors import AuthError, ThrottledError, UpstreamError
-from tvsync.adapters.http import HeaderTokenAuth, new_http_client, send
 from tvsync.adapters.okta_client import OktaClient
 from tvsync.adapters.teamviewer_client import (
-    PATCH_OP_SCHEMA,
-    SCIM_CONTENT_TYPE,
-    SCIM_USER_SCHEMA,
-    SCIM_USERS,
+    RightProbe,
+    RightVerdict,
     TeamViewerClient,
     TokenOwner,
+    UserRight,
 )
 from tvsync.cli.context import NO_STACK, StackContext, add_stack_arguments, resolve
 from tvsync.cli.output import CliError, console, plural, print_json
 from tvsync.observability import mask_email
+from tvsync.settings import DEFAULT_TEAMVIEWER_API_URL, function_variable
 
 ORDER = 30
-DEFAULT_TEAMVIEWER_API_URL = "https://webapi.teamviewer.com"
 #: template.yaml seeds the TeamViewer and Okta token secrets with values starting like this.
 PLACEHOLDER_PREFIX = "REPLACE_WITH_"
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -123,10 +117,12 @@ class Probe:
     # settings ------------------------------------------------------------------
 
     def setting(self, name: str) -> str | None:
+        """A variable of the stack's functions (the worker's first), None when no function has it."""
+        function_variable(name)
         for env in (self.context.env("WorkerFunction"), *self.context.functions.values()):
             if env.get(name):
                 return env[name]
-        return self.context.extra.get(name) or None
+        return None
 
     def require(self, name: str) -> str:
         value = self.setting(name)
@@ -207,17 +203,6 @@ class Probe:
         client_: TeamViewerClient = self._clients["teamviewer"]
         return client_
 
-    def teamviewer_http(self) -> httpx.Client:
-        """A bare client for the permission probes, which the typed client cannot express."""
-        self._teamviewer_token()
-        if "teamviewer_http" not in self._clients:
-            auth = HeaderTokenAuth("Bearer", self._teamviewer_token)
-            http = new_http_client(self.teamviewer_url, auth, timeout=self.timeout)
-            self._clients["teamviewer_http"] = http
-            self._closers.append(http.close)
-        http_: httpx.Client = self._clients["teamviewer_http"]
-        return http_
-
     def token_owner(self) -> TokenOwner:
         if self._owner is None:
             try:
@@ -289,6 +274,8 @@ def check(name: str) -> Callable[[Callable[[Probe], str]], Check]:
 
 
 def _secret_check(name: str, arn_variable: str) -> Check:
+    function_variable(arn_variable)
+
     def body(probe: Probe) -> str:
         probe.secret(arn_variable)
         return f"readable: {_secret_name(probe.require(arn_variable))}"
@@ -319,20 +306,12 @@ def check_teamviewer_owner(probe: Probe) -> str:
 
 @check("TeamViewer: may read users")
 def check_teamviewer_read(probe: Probe) -> str:
-    try:
-        next(iter(probe.teamviewer().iter_users(page_size=1)), None)
-    except AuthError as exc:
-        if exc.status == 403:
-            raise CheckFailed(_missing_right("read users", "Users.Read", exc.detail)) from None
-        raise
-    return "SCIM user list readable"
+    return _right(probe, UserRight.READ)
 
 
 @check("TeamViewer: may create users")
 def check_teamviewer_create(probe: Probe) -> str:
-    # No userName and no emails: TeamViewer can only refuse it, so nothing can be created.
-    body = {"schemas": [SCIM_USER_SCHEMA], "displayName": "tvsync check (invalid on purpose)"}
-    return _permission_probe(probe, "POST", SCIM_USERS, body, "create users", "Users.CreateUsers")
+    return _right(probe, UserRight.CREATE)
 
 
 @check("TeamViewer: may edit users")
@@ -343,10 +322,7 @@ def check_teamviewer_edit(probe: Probe) -> str:
         if str(exc).startswith("not checked:"):
             raise
         raise CheckFailed("not checked: the token owner, the account it probes, is not readable") from None
-    # An empty Operations list changes nothing, whatever the server makes of it.
-    body = {"schemas": [PATCH_OP_SCHEMA], "Operations": []}
-    path = f"{SCIM_USERS}/{owner.id}"
-    return _permission_probe(probe, "PATCH", path, body, "edit users", "Users.ModifyUsers")
+    return _right(probe, UserRight.EDIT, account_id=owner.id)
 
 
 @check("Okta: token valid")
@@ -405,6 +381,8 @@ def check_dead_letter_queue(probe: Probe) -> str:
 
 
 def _table_check(name: str, variable: str) -> Check:
+    function_variable(variable)
+
     def body(probe: Probe) -> str:
         table = probe.require(variable)
         status = probe.aws("dynamodb").describe_table(TableName=table)["Table"].get("TableStatus", "?")
@@ -519,54 +497,33 @@ def _line(result: CheckResult, width: int) -> Text:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _permission_probe(
-    probe: Probe, method: str, path: str, body: dict[str, Any], action: str, right: str
-) -> str:
-    """Send a request TeamViewer must refuse and infer the right from how it refuses it."""
-    http = probe.teamviewer_http()
-    request = http.build_request(
-        method,
-        path,
-        content=json.dumps(body).encode(),
-        headers={"Content-Type": SCIM_CONTENT_TYPE, "Accept": f"{SCIM_CONTENT_TYPE}, application/json"},
-    )
-    response = send(http, "teamviewer", f"probe {action}", request)
-    status, error = response.status_code, _error_code(response)
-    if status == 400:
-        return "allowed (TeamViewer checked the deliberately invalid request: HTTP 400)"
-    if status in (200, 204) and method == "PATCH":
-        return "allowed (TeamViewer accepted an empty change: nothing modified)"
-    if status == 401:
-        raise CheckFailed("TeamViewer refused the token (HTTP 401)")
-    if status == 429 or (status == 403 and error == "rate_limit_reached"):
-        raise ThrottledError(
-            "teamviewer", f"probe {action}", "rate limited; try again shortly", status=status
-        )
-    if status == 403:
-        raise CheckFailed(_missing_right(action, right, error or "HTTP 403"))
-    if 200 <= status < 300:
-        raise CheckFailed(
-            f"TeamViewer accepted a request it should refuse (HTTP {status}); review the company's users"
-        )
-    raise CheckFailed(f"inconclusive: TeamViewer answered HTTP {status} {error}".rstrip())
-
-
-def _missing_right(action: str, right: str, detail: str) -> str:
-    return f"missing right: the token may not {action} ({detail}); give the script token {right}"
-
-
-def _error_code(response: httpx.Response) -> str:
+def _right(probe: Probe, right: UserRight, *, account_id: str | None = None) -> str:
+    """The adapter's finding about ``right`` as one line: the detail of a pass, or the failure."""
     try:
-        body = json.loads(response.content)
-    except ValueError:
-        return ""
-    if not isinstance(body, dict):
-        return ""
-    for key in ("error", "scimType", "detail"):
-        value = body.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return ""
+        found = probe.teamviewer().probe_right(right, account_id=account_id)
+    except ThrottledError as exc:
+        raise CheckFailed(
+            f"TeamViewer is rate limiting the token (HTTP {exc.status}); try again shortly"
+        ) from None
+    except AuthError as exc:
+        if exc.status == 401:
+            raise CheckFailed("TeamViewer refused the token (HTTP 401)") from None
+        raise
+    return _right_detail(found)
+
+
+def _right_detail(found: RightProbe) -> str:
+    if found.verdict is RightVerdict.GRANTED:
+        return f"allowed ({found.evidence})"
+    if found.verdict is RightVerdict.MISSING:
+        detail = found.error or f"HTTP {found.status}"
+        raise CheckFailed(
+            f"missing right: the token may not {found.right.action} ({detail}); "
+            f"give the script token {found.right.value}"
+        )
+    if found.verdict is RightVerdict.WRITE_ACCEPTED:
+        raise CheckFailed(f"{found.evidence}; review the company's users")
+    raise CheckFailed(f"inconclusive: {found.evidence} {found.error}".rstrip())
 
 
 def _secret_name(arn: str) -> str:

@@ -1,8 +1,8 @@
 """Where a command finds the stack it operates on: a local stack, a deployed one, or env vars.
 
 Every operational command (check, reconcile, dlq, status) needs the same thing the Lambda
-functions get — the environment of the function contract (DESIGN.md) — plus an AWS
-endpoint. Sources, first match wins:
+functions get — the environment ``tvsync.settings`` declares (docs/contracts.md) — plus an
+AWS endpoint. Sources, first match wins:
 
 1. ``--stack NAME``: a deployed CloudFormation stack; its functions' environment is read
    from Lambda (``GetFunctionConfiguration``) — the exact values the functions run with.
@@ -13,7 +13,8 @@ endpoint. Sources, first match wins:
    The file gives the local stack's endpoint, region and each function's environment. A
    file named with ``--local-state`` must exist, and the stack it names must still run: a
    state file left behind by a crashed ``serve`` is reported, never used.
-3. The process environment (``EVENT_QUEUE_URL``, ``SYNC_STATE_TABLE_NAME``, ...).
+3. The process environment: every variable a function's settings model declares
+   (``EVENT_QUEUE_URL``, ``SYNC_STATE_TABLE_NAME``, ...).
 
 A local stack is reached with its own dummy credentials and region, whatever the shell
 says (``AWS_PROFILE``, ``AWS_DEFAULT_REGION``, real keys): those describe the admin's real
@@ -37,11 +38,12 @@ from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError
 
 from tvsync.cli.output import CliError
 from tvsync.local.aws import LOCAL_REGION, local_session
+from tvsync.settings import FUNCTION_SETTINGS, function_variable, function_variables
 
 LOCAL_STATE = Path(".tvsync/local-stack.json")
 #: The search for LOCAL_STATE goes no higher than a directory holding this: the checkout's top.
 CHECKOUT_MARKER = ".git"
-FUNCTION_IDS = ("IngestFunction", "WorkerFunction", "ReconcileFunction")
+FUNCTION_IDS = tuple(FUNCTION_SETTINGS)
 #: What to do when a command has no stack to work on.
 START_ONE = (
     "start one with `tvsync serve`, name a deployed stack with --stack NAME, or set the "
@@ -49,20 +51,10 @@ START_ONE = (
 )
 #: The one answer every command gives when it has no stack to work on.
 NO_STACK = f"no local stack is running: {START_ONE}"
-#: The functions' variables a command reads from the process environment when no stack is named.
-ENVIRONMENT_VARIABLES = (
-    "EVENT_QUEUE_URL",
-    "IDEMPOTENCY_TABLE_NAME",
-    "SYNC_STATE_TABLE_NAME",
-    "TEAMVIEWER_TOKEN_SECRET_ARN",
-    "TEAMVIEWER_API_URL",
-    "OKTA_API_TOKEN_SECRET_ARN",
-    "OKTA_ORG_URL",
-    "OKTA_APP_ID",
-    "OKTA_HOOK_SECRET_ARN",
-    "TEAMVIEWER_SSO_CUSTOMER_ID",
-    "EVENT_DLQ_URL",
-)
+#: What a command reads from the process environment when no stack is named: the functions'
+#: variables, as their settings models declare them. (The dead-letter queue needs none: the
+#: commands find it through the event queue's redrive policy.)
+ENVIRONMENT_VARIABLES = function_variables()
 
 #: How long a local stack's port may take to accept a connection before it counts as gone.
 _PROBE_TIMEOUT_SECONDS = 0.5
@@ -88,6 +80,8 @@ class StackContext:
         return self.functions.get(function_id, {})
 
     def value(self, name: str, function_id: str = "WorkerFunction") -> str:
+        """A variable of the stack's functions (``function_id``'s first), or ``CliError`` naming it."""
+        function_variable(name)
         for candidate in (self.env(function_id), *self.functions.values()):
             if candidate.get(name):
                 return candidate[name]
@@ -260,7 +254,7 @@ def _from_environment() -> StackContext:
     env = {name: os.environ[name] for name in ENVIRONMENT_VARIABLES if os.environ.get(name)}
     return StackContext(
         source="environment variables",
-        functions={"WorkerFunction": env, "IngestFunction": env, "ReconcileFunction": env},
+        functions=dict.fromkeys(FUNCTION_IDS, env),
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
     )
 
@@ -272,14 +266,11 @@ def _from_stack(name: str) -> StackContext:
         lambda_client = session.client("lambda")
         resources = cloudformation.describe_stack_resources(StackName=name)["StackResources"]
         physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
-        functions = {}
+        functions: dict[str, dict[str, str]] = {}
         for function_id in FUNCTION_IDS:
             if function_id in physical:
                 config = lambda_client.get_function_configuration(FunctionName=physical[function_id])
                 functions[function_id] = dict(config.get("Environment", {}).get("Variables", {}))
     except Exception as exc:
         raise CliError(f"cannot read stack {name}: {exc}") from None
-    extra = {"EVENT_DLQ_URL": physical.get("EventDeadLetterQueue", "")}
-    for env in functions.values():
-        env.setdefault("EVENT_DLQ_URL", extra["EVENT_DLQ_URL"])
-    return StackContext(source=f"stack {name}", functions=functions, extra=extra)
+    return StackContext(source=f"stack {name}", functions=functions)

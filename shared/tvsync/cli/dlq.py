@@ -19,9 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from tvsync.adapters.dead_letters import DeadLetter, DeadLetterError, DeadLetterQueue, RedriveResult
-from tvsync.adapters.sync_state import SyncState, SyncStateStore
+from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.cli.context import StackContext, add_stack_arguments, resolve
 from tvsync.cli.output import CliError, console, err_console, plural, print_json, print_table
+from tvsync.models.sync_state import SyncState
 
 ORDER = 70
 RETRYING = "retrying"

@@ -28,7 +28,7 @@ from tvsync.cli.output import CliError, console, err_console, plural, print_json
 from tvsync.core.drift import DriftCategory, DriftItem, DriftReason
 from tvsync.observability import mask_email, mask_value
 from tvsync.services.reconcile import Phase, ReconcileReport
-from tvsync.settings import ConfigurationError, ReconcileSettings
+from tvsync.settings import ConfigurationError, ReconcileSettings, function_variable
 from tvsync.wiring.reconcile import build_reconciler
 
 ORDER = 50
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_orphan_deactivations is not None:
         if args.max_orphan_deactivations < 0:
             raise CliError("--max-orphan-deactivations must be 0 or more")
-        environ["MAX_ORPHAN_DEACTIVATIONS"] = str(args.max_orphan_deactivations)
+        environ[function_variable("MAX_ORPHAN_DEACTIVATIONS")] = str(args.max_orphan_deactivations)
     try:
         settings = ReconcileSettings.from_env(environ)
         reconciler = build_reconciler(

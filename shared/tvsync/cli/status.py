@@ -22,9 +22,10 @@ from rich.table import Table
 from rich.text import Text
 
 from tvsync.adapters.dead_letters import DeadLetterError, DeadLetterQueue
-from tvsync.adapters.sync_state import SyncState, SyncStateStore
+from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.cli.context import StackContext, add_stack_arguments, resolve
 from tvsync.cli.output import CliError, console, plural, print_json, print_table
+from tvsync.models.sync_state import SyncState
 from tvsync.observability import mask_email
 
 ORDER = 60

@@ -32,7 +32,7 @@ from tvsync.cli.output import console
 
 ORDER = 41
 CHALLENGE_HEADER = "X-Okta-Verification-Challenge"
-#: What Okta's verification GET sends, per the captured request in reference/okta-event-hooks.md.
+#: What Okta's verification GET sends, per the request Okta support shows ([SUP], docs/sources.md).
 USER_AGENT = "Okta-Integrations"
 #: Okta gives the endpoint this long to answer (then retries once, then gives up).
 OKTA_TIMEOUT_SECONDS = 3.0

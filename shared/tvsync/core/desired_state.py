@@ -2,8 +2,8 @@
 
 The worker is level-triggered: whatever event woke it up, it re-reads the user (and the
 assignment to the TeamViewer app) and asks this module what the TeamViewer account should
-be. Keeping the mapping pure means every row of DESIGN.md's status table is a table test,
-and duplicates, retries and reordered events cannot change the answer.
+be. Keeping the mapping pure means every row of the status table in docs/contracts.md is a
+table test, and duplicates, retries and reordered events cannot change the answer.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class Presence(StrEnum):
     """The account must exist and be active, with name and email as in Okta."""
     INACTIVE = "INACTIVE"
     """Deactivate it if it exists; never create it and never delete it (deletion loses the
-    account's history and licence, and the seed article shows re-creation can then fail)."""
+    account's history and licence, and [OKTA-KB] shows re-creation can then fail)."""
     UNMANAGED = "UNMANAGED"
     """Do nothing at all (Okta STAGED users have not been onboarded yet)."""
 
@@ -168,10 +168,10 @@ def _unassigned_reason(assignment: OktaAppUser | None, config: SyncConfig) -> st
 def _email(profile: OktaProfile) -> str | None:
     """The user's email as TeamViewer should know it.
 
-    ``profile.email`` wins; ``login`` is the fallback because the seed requires the app
-    username format to be Email, so a login normally *is* the email — but only when it
-    looks like one. Case is kept as Okta has it (TeamViewer stores what it is given);
-    comparisons are case-insensitive in ``tvsync.core.plan``.
+    ``profile.email`` wins; ``login`` is the fallback because TeamViewer's Okta setup
+    requires the app username format to be Email ([OKTA-KB]), so a login normally *is* the
+    email — but only when it looks like one. Case is kept as Okta has it (TeamViewer stores
+    what it is given); comparisons are case-insensitive in ``tvsync.core.plan``.
     """
     for candidate in (profile.email, profile.login):
         value = candidate.strip()

@@ -42,7 +42,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
 from tvsync.core.desired_state import DesiredAccount, Presence, SyncConfig, desired_account
-from tvsync.core.plan import Operation, PlanReason, plan_changes
+from tvsync.core.plan import Operation, PlanReason, plan_changes, unmanaged_reason
 from tvsync.models.teamviewer import TeamViewerAccount
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class DriftItem:
     """
 
     category: DriftCategory
-    reason: str
+    reason: PlanReason | DriftReason
     okta_user_id: str | None = None
     teamviewer_id: str | None = None
     email: str | None = None
@@ -172,7 +172,7 @@ class DriftDetector:
         """Classify one Okta user; ``None`` when the answer waits for ``finish``."""
         desired = desired_account(user, assignment, self.config)
         if desired.presence is Presence.UNMANAGED:
-            return DriftItem(DriftCategory.IGNORED, desired.reason, user.id, email=desired.email)
+            return DriftItem(DriftCategory.IGNORED, unmanaged_reason(desired), user.id, email=desired.email)
         slot = self._slot_for(user.id, desired)
         if desired.presence is Presence.ACTIVE:
             return self._observe_entitled(user.id, desired, slot)

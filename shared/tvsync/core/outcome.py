@@ -29,17 +29,27 @@ happened". The representation:
 
 ``last_applied_at`` (``records_change``) moves when the worker changed TeamViewer or adopted
 an account — never on ``no-change``, ``dry-run``, ``retrying`` or ``creating``.
+
+Reasons. What is recorded with an outcome is a ``PlanReason`` (a closed vocabulary), except
+for a failure (``invalid``, ``retrying``), whose reason is what went wrong in one masked
+line: a ``Detail``, a distinct type so that no free text passes for a reason code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from enum import StrEnum
-from typing import Final
+from typing import Final, NewType, TypeAlias
 
 from tvsync.core.plan import Operation, PlanReason
 
-__all__ = ["Outcome", "is_adoption", "recorded", "records_change"]
+__all__ = ["Detail", "Outcome", "RecordedReason", "is_adoption", "recorded", "records_change"]
+
+Detail = NewType("Detail", str)
+"""What went wrong, in one line with every email masked: the reason of a failed sync."""
+
+RecordedReason: TypeAlias = PlanReason | Detail
+"""The reason recorded with an outcome (SyncStateTable ``last_reason``, the log's ``reason``)."""
 
 
 class Outcome(StrEnum):
@@ -80,8 +90,8 @@ def is_adoption(
 
 
 def recorded(
-    outcome: Outcome, reason: str | None, *, adopted: bool, dry_run: bool
-) -> tuple[Outcome, str | None]:
+    outcome: Outcome, reason: RecordedReason | None, *, adopted: bool, dry_run: bool
+) -> tuple[Outcome, RecordedReason | None]:
     """The outcome and reason to record for a sync that ended as ``outcome`` with ``reason``.
 
     ``dry_run``: the worker runs with ``DRY_RUN``; an adoption that needed no change is then

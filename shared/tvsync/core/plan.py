@@ -2,7 +2,10 @@
 
 Pure so that every combination of Okta state and TeamViewer state is a table test, and so
 that ``DRY_RUN``, ``tvsync check`` and the worker all share one answer to "what would
-change?". The worker executes a plan; it never decides anything itself.
+change?". The worker executes a plan; it never decides anything itself. The decisions
+around the plan are pure too, beside this module: which account to plan against and where
+to look when it is gone (``tvsync.core.lookup``), what becomes of an orphan
+(``tvsync.core.orphan``), and what a sync records (``tvsync.core.record``).
 
 An account whose ``active`` is unknown (``None``: the SCIM server left the optional
 attribute out, RFC 7643 §4.1.1) is planned for with two rules, one per direction, both
@@ -25,8 +28,8 @@ treats an unclaimed account with unknown ``active`` as a possibly active orphan.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import StrEnum
-from typing import TYPE_CHECKING, Final
+from enum import Enum, StrEnum, auto
+from typing import TYPE_CHECKING, Final, Literal
 
 from tvsync.core.desired_state import Presence
 
@@ -35,13 +38,18 @@ if TYPE_CHECKING:
     from tvsync.models.teamviewer import TeamViewerAccount
 
 __all__ = [
+    "Need",
     "Operation",
     "Plan",
     "PlanReason",
     "PlannedUpdate",
+    "account_after",
+    "after_email_refused",
     "emails_match",
     "plan_changes",
+    "plan_sync",
     "to_update",
+    "unmanaged_reason",
     "without_email_change",
 ]
 
@@ -57,12 +65,20 @@ class Operation(StrEnum):
 
 
 class PlanReason(StrEnum):
-    """Why a plan is what it is; a closed vocabulary so it can be a metric dimension.
+    """Why a sync ended as it did; a closed vocabulary so it can be a metric dimension.
 
     ``DesiredAccount.reason`` says why Okta wants this state; this says what that means for
-    the account that exists today. ``ADOPTED`` is never a plan's reason: it is what the worker
-    records when a sync mapped the user to an account that already existed
-    (``tvsync.core.outcome``).
+    the account that exists today. Every reason the worker and the reconciler record is one
+    of these (or, for a failure, the error itself: ``tvsync.core.outcome.Detail``).
+
+    Reasons ``plan_changes`` gives a plan: ``CREATE`` … ``UNMANAGED``. The others are
+    recorded for syncs no plan describes alone: ``ADOPTED`` when a sync mapped the user to an
+    account that already existed (``tvsync.core.outcome``), ``EMAIL_IN_USE`` when TeamViewer
+    refused the email because an account outside the company owns it, ``CREATE_SENT`` while a
+    create's result is not recorded yet (crash safety), ``STAGED`` and
+    ``NO_EMAIL`` for a user Okta keeps out of scope (``unmanaged_reason``), and the
+    ``ORPHAN`` reasons for an account the reconciler found no Okta user for
+    (``tvsync.core.orphan``).
     """
 
     CREATE = "account-missing"
@@ -74,6 +90,35 @@ class PlanReason(StrEnum):
     NO_ACCOUNT = "no-account"
     TOKEN_OWNER_PROTECTED = "token-owner-protected"  # noqa: S105 - a reason code, not a secret
     UNMANAGED = "unmanaged"
+    #: The text stays a sentence: it is what ``tvsync status`` has always shown for a conflict.
+    EMAIL_IN_USE = "email in use by a TeamViewer account outside the company"
+    #: With the outcome ``creating``: shown only if the sync died before recording its result.
+    CREATE_SENT = "create sent; its result is not recorded yet"
+    STAGED = "staged"
+    NO_EMAIL = "no-email"
+    #: An orphan deactivated (or, in a dry run, to deactivate).
+    ORPHAN = "orphan"
+    #: The orphan left the company before the worker got to it.
+    ORPHAN_GONE = "orphan-gone"
+    #: An Okta user or another user's record claims the orphan now: it is adopted, not revoked.
+    ORPHAN_CLAIMED = "orphan-claimed"
+
+
+class Need(Enum):
+    """A fact a decision cannot be made without; the service fetches it and asks again.
+
+    Decisions ask for what costs a call only when the answer depends on it, so the common
+    paths pay nothing for it: the token owner matters only to a deactivation.
+    """
+
+    #: Who owns the script token (``GET /api/v1/account``): never deactivated.
+    TOKEN_OWNER = auto()
+    #: Whether an Okta user, or another user's SyncStateTable record, claims an account.
+    CLAIMS = auto()
+
+
+#: ``DesiredAccount.reason``\ s of an UNMANAGED target that are recorded as they are.
+_UNMANAGED_REASONS: Final = frozenset({PlanReason.STAGED, PlanReason.NO_EMAIL})
 
 
 _UPDATE_ORDER: Final = (Operation.ACTIVATE, Operation.CHANGE_EMAIL, Operation.RENAME)
@@ -98,7 +143,7 @@ class Plan:
     """
 
     operations: tuple[Operation, ...]
-    reason: str
+    reason: PlanReason
     email: str | None = None
     name: str | None = None
     account_id: str | None = None
@@ -146,6 +191,38 @@ def plan_changes(
     return _plan_active(desired, current)
 
 
+def plan_sync(
+    desired: DesiredAccount, current: TeamViewerAccount | None, *, token_owner_id: str | None
+) -> Plan | Literal[Need.TOKEN_OWNER]:
+    """``plan_changes`` as the worker asks it, where ``token_owner_id`` None means *not fetched yet*.
+
+    Only a deactivation depends on who owns the token, so this answers ``Need.TOKEN_OWNER``
+    exactly when the plan would deactivate an account and the owner is not known: the
+    worker then fetches it (once per container) and asks again. Every other plan is final
+    at once, and no plan is computed twice.
+    """
+    if token_owner_id is None and _deactivates(desired, current):
+        return Need.TOKEN_OWNER
+    return plan_changes(desired, current, token_owner_id=token_owner_id)
+
+
+def unmanaged_reason(desired: DesiredAccount) -> PlanReason:
+    """What is recorded for a user the product leaves alone: why Okta keeps them out of scope.
+
+    ``DesiredAccount.reason`` says it (a STAGED user, a user without a usable email); any
+    other UNMANAGED target is recorded as ``UNMANAGED``.
+    """
+    return PlanReason(desired.reason) if desired.reason in _UNMANAGED_REASONS else PlanReason.UNMANAGED
+
+
+def _deactivates(desired: DesiredAccount, current: TeamViewerAccount | None) -> bool:
+    """Whether revoking ``desired`` means a write: an account exists that is not known to be off.
+
+    Unknown (None) is possibly active: only a definite False spares the deactivation.
+    """
+    return desired.presence is Presence.INACTIVE and current is not None and current.active is not False
+
+
 def _id(account: TeamViewerAccount | None) -> str | None:
     return account.id if account is not None else None
 
@@ -156,8 +233,7 @@ def _plan_inactive(
     if current is None:
         return Plan((), PlanReason.NO_ACCOUNT, email=desired.email)
     email = desired.email or current.email
-    # Unknown (None) is possibly active: only a definite False spares the deactivation.
-    if current.active is False:
+    if not _deactivates(desired, current):
         return Plan((), PlanReason.ALREADY_INACTIVE, email=email, account_id=current.id)
     if token_owner_id is not None and current.id == token_owner_id:
         return Plan((), PlanReason.TOKEN_OWNER_PROTECTED, email=email, account_id=current.id)
@@ -192,6 +268,33 @@ def without_email_change(plan: Plan, current_email: str) -> Plan:
     """
     operations = tuple(op for op in plan.operations if op is not Operation.CHANGE_EMAIL)
     return replace(plan, operations=operations, email=current_email)
+
+
+def after_email_refused(plan: Plan, current_email: str) -> Plan | None:
+    """What to send once TeamViewer refused ``plan``'s update because the new email is taken.
+
+    The rest of the plan (``without_email_change``) when it changed the email and leaves
+    something else to do; None when the refusal stands as it is — the plan sent no new
+    email (the conflict is not about one), or the email was all it had to change.
+    """
+    if Operation.CHANGE_EMAIL not in plan.operations:
+        return None
+    rest = without_email_change(plan, current_email)
+    return None if rest.is_noop else rest
+
+
+def account_after(account: TeamViewerAccount, update: PlannedUpdate) -> TeamViewerAccount:
+    """``account`` as TeamViewer holds it once ``update`` succeeded: what the worker records.
+
+    Recording it saves reading the account back; a field the update left out keeps its value.
+    """
+    return account.model_copy(
+        update={
+            "active": account.active if update.active is None else update.active,
+            "name": update.name or account.name,
+            "email": update.email or account.email,
+        }
+    )
 
 
 def to_update(plan: Plan) -> PlannedUpdate | None:

@@ -21,7 +21,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -286,7 +286,3 @@ def _handler_class(app: EmulatorApp) -> type[BaseHTTPRequestHandler]:
             """Silence the stdlib's per-request stderr lines; apps keep their own call log."""
 
     return Handler
-
-
-#: Signature of a route handler inside an app: (request, path parameters) -> response.
-Route = Callable[[EmulatorRequest, dict[str, str]], EmulatorResponse]

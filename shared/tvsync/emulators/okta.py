@@ -5,7 +5,7 @@ assignment to the TeamViewer app, and the reconciler walks whole lists. So the e
 has to be right about exactly those reads — the object shapes, the 404 bodies that mean
 "gone" or "unassigned", cursor paging with ``Link`` headers, which users a list hides, the
 ``SSWS`` token and the rate-limit headers — and nothing else. Every behaviour carries the
-tag of the source it rests on, from ``reference/okta-event-hooks.md``:
+tag of the source it rests on (docs/sources.md):
 
 - [SPEC] Okta management OpenAPI spec; [CORE] core Okta API reference (auth, pagination,
   errors, filter expressions); [RL] rate-limit reference.
@@ -129,14 +129,14 @@ class _BadQuery(ValueError):
 
 
 class OktaEmulator(EmulatorApp):
-    """Okta's users, app-assignment and group-membership reads, with seeding helpers.
+    """Okta's user and app-assignment reads, with seeding helpers.
 
-    Unpinned choices (not in the research notes; change the class attributes if a test
+    Unpinned choices (no source above pins them; change the class attributes if a test
     needs otherwise):
 
-    - ``LIST_LIMITS``: defaults are [SPEC] (users 200, app users 50 / max 500, group users
-      1000); the users and group-users maxima are not documented, so they equal the
-      defaults. A larger ``limit`` is clamped, a non-positive or non-numeric one is a 400.
+    - ``LIST_LIMITS``: defaults are [SPEC] (users 200, app users 50 / max 500); the users
+      maximum is not documented, so it equals the default. A larger ``limit`` is clamped,
+      a non-positive or non-numeric one is a 400.
     - Lists are ordered by id and the ``after`` cursor is the last id returned, so a
       user deleted between pages does not break the walk. Clients must treat it as opaque
       [CORE].
@@ -154,8 +154,8 @@ class OktaEmulator(EmulatorApp):
       answered immediately, although Okta's is eventually consistent [SPEC].
     - Error codes other than E0000007, E0000011 and E0000047 (E0000001, E0000006,
       E0000009, E0000010, E0000022, E0000031, E0000033) follow Okta's published error-code
-      list, not the notes. An injected ``SERVER_ERROR`` fault answers with Okta's error
-      body too (``injected_server_error``).
+      list, which none of the tagged sources spells out. An injected ``SERVER_ERROR``
+      fault answers with Okta's error body too (``injected_server_error``).
     """
 
     service = "okta"
@@ -163,7 +163,6 @@ class OktaEmulator(EmulatorApp):
     LIST_LIMITS: Mapping[str, _ListLimits] = {
         "users": _ListLimits(default=200, maximum=200),
         "app_users": _ListLimits(default=50, maximum=500),
-        "group_users": _ListLimits(default=1000, maximum=1000),
     }
     public_url: str | None = None
 
@@ -181,8 +180,6 @@ class OktaEmulator(EmulatorApp):
         self._clock = clock
         self._users: dict[str, dict[str, Any]] = {}
         self._apps: dict[str, dict[str, dict[str, Any]]] = {}
-        self._groups: dict[str, dict[str, Any]] = {}
-        self._members: dict[str, set[str]] = {}
         self._forbidden: list[str] = []
         self._next_user = 0
         self._next_error = 0
@@ -311,8 +308,6 @@ class OktaEmulator(EmulatorApp):
             del self._users[user_id]
             for assignments in self._apps.values():
                 assignments.pop(user_id, None)
-            for members in self._members.values():
-                members.discard(user_id)
 
     def add_app(self, app_id: str) -> None:
         """Declare an app with no assignments (``assign`` declares apps implicitly)."""
@@ -348,22 +343,6 @@ class OktaEmulator(EmulatorApp):
     def unassign(self, app_id: str, user_id: str) -> None:
         with self.lock:
             self._apps.get(app_id, {}).pop(user_id, None)
-
-    def add_group(self, group_id: str, name: str) -> None:
-        with self.lock:
-            self._groups[group_id] = {"id": group_id, "profile": {"name": name}}
-            self._members.setdefault(group_id, set())
-
-    def add_to_group(self, group_id: str, user_id: str) -> None:
-        with self.lock:
-            self._require_user(user_id)
-            if group_id not in self._groups:
-                raise KeyError(f"unknown group {group_id}")
-            self._members[group_id].add(user_id)
-
-    def remove_from_group(self, group_id: str, user_id: str) -> None:
-        with self.lock:
-            self._members.get(group_id, set()).discard(user_id)
 
     def forbid(self, path_prefix: str) -> None:
         """Answer 403 E0000006 under ``path_prefix``, as for a token whose admin lacks a right."""
@@ -432,7 +411,7 @@ class OktaEmulator(EmulatorApp):
             response = self._error(400, exc.code, exc.summary)
         return EmulatorResponse(response.status, response.body, {**response.headers, **limit_headers})
 
-    def _route(self, request: EmulatorRequest) -> EmulatorResponse:  # noqa: PLR0911 - one return per route
+    def _route(self, request: EmulatorRequest) -> EmulatorResponse:
         segments = [unquote(s) for s in request.path.strip("/").split("/")]
         if segments[:2] != ["api", "v1"]:
             return self._not_found(request.path, "Endpoint")
@@ -445,8 +424,6 @@ class OktaEmulator(EmulatorApp):
                 return self._list_app_users(request, app_id)
             case ["apps", app_id, "users", user_id]:
                 return self._get_app_user(request, app_id, user_id)
-            case ["groups", group_id, "users"]:
-                return self._list_group_users(request, group_id)
             case _:
                 return self._not_found(request.path, "Endpoint")
 
@@ -494,12 +471,6 @@ class OktaEmulator(EmulatorApp):
             list(assignments.values()),
             lambda a: self._render_app_user(request, app_id, a),
         )
-
-    def _list_group_users(self, request: EmulatorRequest, group_id: str) -> EmulatorResponse:
-        if group_id not in self._groups:
-            return self._not_found(group_id, "UserGroup")
-        members = [self._users[uid] for uid in self._members[group_id] if uid in self._users]
-        return self._page(request, "group_users", members, lambda u: self._render_user(request, u))
 
     # ------------------------------------------------------------------ helpers
 

@@ -1,7 +1,7 @@
 """An in-memory TeamViewer Web API: SCIM v2 users and the v1 calls the product uses.
 
-Every behaviour is pinned to a fact in ``shared/reference/teamviewer-api.md`` and names
-its source tag ([SCIM], [PDF], [SWAGGER], [PS], [OKTA-KB], [ENTRA-KB]). Where TeamViewer
+Every behaviour is pinned to a documented fact and names its source tag ([SCIM], [PDF],
+[SWAGGER], [PS], [OKTA-KB], [ENTRA-KB]; docs/sources.md says what each is). Where TeamViewer
 documents nothing (the SCIM error format and codes, rate-limit numbers, ``startIndex``
 echo), the emulator follows RFC 7644 or the closest documented v1 behaviour and exposes a
 constructor knob, so a test can pin the client against each plausible answer.

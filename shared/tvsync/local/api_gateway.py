@@ -43,7 +43,7 @@ def lambda_payload_bytes(event: Mapping[str, Any]) -> int:
     return len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
-def proxy_event(
+def proxy_event(  # noqa: PLR0913 - keyword-only: one per field of API Gateway's event
     method: str,
     path: str,
     *,

@@ -30,9 +30,6 @@ QUEUE_ATTRIBUTES = (
     "FifoThroughputLimit",
 )
 
-#: Secrets the functions read, and the plain value each one holds locally.
-SECRET_IDS = ("OktaHookSecret", "TeamViewerTokenSecret", "OktaApiTokenSecret")
-
 #: The name embedded AWS's resources are called after, as CloudFormation names a stack's
 #: (``<stack>-<LogicalId>``, without its random suffix; secrets ``<stack>/<LogicalId>``).
 #: Embedded AWS is empty at every start, so the names can be fixed, and ``events/env.json``
@@ -108,7 +105,7 @@ class LocalResources:
         return function_environment(template, function_id, self.resolver)
 
 
-def provision(
+def provision(  # noqa: PLR0913 - where and what, then keyword-only overrides with defaults
     session: boto3.session.Session,
     template: Mapping[str, Any],
     *,

@@ -49,10 +49,6 @@ class PhaseResult:
     def events_per_second(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
 
-    @property
-    def writes_per_second(self) -> float:
-        return self.writes / self.seconds if self.seconds else 0.0
-
 
 @dataclass
 class BurstReport:
@@ -184,9 +180,10 @@ def run_burst(config: BurstConfig, *, on_progress: Callable[[int, int], None] | 
             okta.assign(APP_ID, user)
         deadline = time.monotonic() + config.timeout
         with httpx.Client(timeout=30) as client:
+            delivery = _Delivery(stack, client, secret, tracker, deadline)
 
             def phase(name: str, events: list[tuple[str, str]]) -> PhaseResult:
-                return _phase(name, events, stack, client, secret, tracker, deadline)
+                return _phase(delivery, name, events)
 
             report.phases.append(phase("creates", [(u, "user.lifecycle.create") for u in users]))
             half = len(users) // 2
@@ -209,15 +206,20 @@ def run_burst(config: BurstConfig, *, on_progress: Callable[[int, int], None] | 
     return report
 
 
-def _phase(
-    name: str,
-    events: list[tuple[str, str]],
-    stack: LocalStack,
-    client: httpx.Client,
-    secret: str,
-    tracker: _Tracker,
-    deadline: float,
-) -> PhaseResult:
+@dataclass(frozen=True)
+class _Delivery:
+    """Where and how a phase posts its events, and by when it must be done."""
+
+    stack: LocalStack
+    client: httpx.Client
+    secret: str
+    tracker: _Tracker
+    deadline: float
+
+
+def _phase(delivery: _Delivery, name: str, events: list[tuple[str, str]]) -> PhaseResult:
+    stack, client, secret = delivery.stack, delivery.client, delivery.secret
+    tracker, deadline = delivery.tracker, delivery.deadline
     writes_before = _successful_writes(stack)
     started = time.monotonic()
     uuids: list[str] = []

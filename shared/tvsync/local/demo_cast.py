@@ -23,24 +23,16 @@ class Person:
     first: str
     last: str
     email: str
-    story: str
 
 
-ALICE = Person("00u1alice00000000001", "Alice", "Archer", "alice.archer@example.com", "new hire")
-BOB = Person("00u1bob0000000000002", "Bob", "Baker", "bob.baker@example.com", "renamed to Robert")
-CAROL = Person("00u1carol00000000003", "Carol", "Chen", "carol.chen@example.com", "suspended")
-DAVE = Person("00u1dave000000000004", "Dave", "Dunn", "dave.dunn@example.com", "left the company")
-ERIN = Person(
-    "00u1erin000000000005", "Erin", "Evans", "erin.evans@example.com", "email owned outside the company"
-)
-FRANK = Person(
-    "00u1frank00000000006",
-    "Frank",
-    "Fischer",
-    "frank.fischer@example.com",
-    "TeamViewer has his email in other case",
-)
-CAST = (ALICE, BOB, CAROL, DAVE, ERIN, FRANK)
+ALICE = Person("00u1alice00000000001", "Alice", "Archer", "alice.archer@example.com")  # a new hire
+BOB = Person("00u1bob0000000000002", "Bob", "Baker", "bob.baker@example.com")  # renamed to Robert
+CAROL = Person("00u1carol00000000003", "Carol", "Chen", "carol.chen@example.com")  # suspended
+DAVE = Person("00u1dave000000000004", "Dave", "Dunn", "dave.dunn@example.com")  # left the company
+#: Her email is owned by a TeamViewer account outside the company.
+ERIN = Person("00u1erin000000000005", "Erin", "Evans", "erin.evans@example.com")
+#: TeamViewer has his email in other letter case.
+FRANK = Person("00u1frank00000000006", "Frank", "Fischer", "frank.fischer@example.com")
 
 
 def seed(okta: OktaEmulator, teamviewer: TeamViewerEmulator) -> None:

@@ -46,6 +46,7 @@ from tvsync.local.aws import LOCAL_REGION, LOCAL_STACK_NAME, local_environ, loca
 from tvsync.local.functions import load_function
 from tvsync.local.template import TEMPLATE_PATH, TemplateError, resource
 from tvsync.observability import mask_emails
+from tvsync.settings import IngestSettings, function_variable
 
 #: The hook secret the sample API Gateway events carry (``events/README.md``): embedded AWS
 #: stores it, so they authenticate there. A fake sample, never a deployed stack's secret.
@@ -53,7 +54,10 @@ SAMPLE_HOOK_SECRET = "sample-hook-secret-for-local-testing"  # noqa: S105 - a pu
 #: The ``eventType`` of Okta's event hook envelope: a raw delivery, as Okta POSTs it.
 OKTA_DELIVERY_TYPE = "com.okta.event_hook"
 #: Where the function's upstream services are: the target's to decide, not an env file's.
-TARGET_ENDPOINTS = ("OKTA_ORG_URL", "TEAMVIEWER_API_URL")
+TARGET_ENDPOINTS = (function_variable("OKTA_ORG_URL"), function_variable("TEAMVIEWER_API_URL"))
+#: Where ingest finds the hook secret, and which header carries it (``IngestSettings``).
+_HOOK_SECRET_ARN = function_variable("OKTA_HOOK_SECRET_ARN")
+_HOOK_AUTH_HEADER = function_variable("OKTA_HOOK_AUTH_HEADER")
 #: What the local stack sets for its own quiet running, and a Lambda function does not have:
 #: in Lambda the handler prints its EMF metrics, so an invocation shows them.
 STACK_ONLY = ("POWERTOOLS_METRICS_DISABLED",)
@@ -371,8 +375,8 @@ def prepare(
     secrets: tuple[str, ...] = ()
     path = delivery_route(template, function_id)
     if is_okta_delivery(event) and path is not None:
-        header = env.get("OKTA_HOOK_AUTH_HEADER") or "Authorization"
-        secret_id = env.get("OKTA_HOOK_SECRET_ARN")
+        header = env.get(_HOOK_AUTH_HEADER) or str(IngestSettings.model_fields[_HOOK_AUTH_HEADER].default)
+        secret_id = env.get(_HOOK_SECRET_ARN)
         secret = target.read_secret(secret_id) if secret_id else None
         event = okta_delivery_event(event, path=path, auth_header=header, secret=secret)
         if secret is None:

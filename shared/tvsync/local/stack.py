@@ -48,6 +48,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO, Any, TextIO
 
 from tvsync.emulators.http import RunningServer, serve
@@ -66,8 +67,8 @@ from tvsync.local.functions import load_function
 from tvsync.local.lifeline import child_environ
 from tvsync.local.template import load_template, resource
 from tvsync.observability import SERVICE
+from tvsync.settings import function_variable
 
-LOG = logging.getLogger(__name__)
 #: The plan reason the worker logs when there is no TeamViewer account to act on.
 NO_ACCOUNT = "no-account"
 #: The outcome the worker logs for a change it planned under DRY_RUN and did not make.
@@ -80,9 +81,28 @@ FUNCTIONS_LOG = "functions.jsonl"
 FUNCTIONS_STDERR_LOG = "functions.stderr.log"
 
 
+#: What ``tvsync serve`` reads from its environment, by ``StackSettings`` field
+#: (docs/contracts.md, "Local stack"). Five are the functions' own variables, named by their
+#: settings models: the stack passes each on as the template parameter that sets it. The
+#: rest are the stack's: the plain values of the secrets it creates, and where AWS is.
+STACK_ENVIRONMENT: Mapping[str, str] = MappingProxyType(
+    {
+        "teamviewer_api_url": function_variable("TEAMVIEWER_API_URL"),
+        "teamviewer_api_token": "TEAMVIEWER_API_TOKEN",
+        "okta_org_url": function_variable("OKTA_ORG_URL"),
+        "okta_api_token": "OKTA_API_TOKEN",
+        "okta_hook_secret": "OKTA_HOOK_SECRET",
+        "okta_app_id": function_variable("OKTA_APP_ID"),
+        "teamviewer_sso_customer_id": function_variable("TEAMVIEWER_SSO_CUSTOMER_ID"),
+        "aws_endpoint_url": "AWS_ENDPOINT_URL",
+        "dry_run": function_variable("DRY_RUN"),
+    }
+)
+
+
 @dataclass(frozen=True)
 class StackSettings:
-    """The local stack's environment contract (DESIGN.md, "Local stack")."""
+    """The local stack's configuration: ``from_environ`` reads ``STACK_ENVIRONMENT``."""
 
     teamviewer_api_url: str | None = None
     teamviewer_api_token: str | None = None
@@ -100,21 +120,10 @@ class StackSettings:
     def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> StackSettings:
         env = os.environ if environ is None else environ
 
-        def get(name: str) -> str | None:
-            value = env.get(name, "").strip()
-            return value or None
-
         values: dict[str, Any] = {
-            "teamviewer_api_url": get("TEAMVIEWER_API_URL"),
-            "teamviewer_api_token": get("TEAMVIEWER_API_TOKEN"),
-            "okta_org_url": get("OKTA_ORG_URL"),
-            "okta_api_token": get("OKTA_API_TOKEN"),
-            "okta_hook_secret": get("OKTA_HOOK_SECRET"),
-            "okta_app_id": get("OKTA_APP_ID"),
-            "teamviewer_sso_customer_id": get("TEAMVIEWER_SSO_CUSTOMER_ID"),
-            "aws_endpoint_url": get("AWS_ENDPOINT_URL"),
-            "dry_run": (get("DRY_RUN") or "false").lower() == "true",
+            field: env.get(variable, "").strip() or None for field, variable in STACK_ENVIRONMENT.items()
         }
+        values["dry_run"] = (values["dry_run"] or "false").lower() == "true"
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -311,7 +320,7 @@ class LocalStack:
     #: How long ``close`` lets the worker instances finish their batches before killing them.
     worker_stop_seconds: float = 30.0
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the settings, then keyword-only collaborators with defaults
         self,
         settings: StackSettings,
         *,
@@ -564,7 +573,7 @@ class LocalStack:
         tv = self.settings.teamviewer_api_token or (self.teamviewer.token if self.teamviewer else None)
         okta = self.settings.okta_api_token or (self.okta.token if self.okta else None)
         if tv is None or okta is None:
-            missing = "TEAMVIEWER_API_TOKEN" if tv is None else "OKTA_API_TOKEN"
+            missing = STACK_ENVIRONMENT["teamviewer_api_token" if tv is None else "okta_api_token"]
             raise ValueError(f"{missing} is required when its API URL points to a real service")
         return tv, okta
 

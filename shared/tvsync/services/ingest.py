@@ -103,7 +103,7 @@ class HookAuthenticator:
 class IngestService:
     """Turns one authenticated Okta delivery into queued sync requests."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators and limits are injected by name, all keyword-only
         self,
         *,
         authenticator: HookAuthenticator,

@@ -28,7 +28,6 @@ need the whole picture.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from tvsync.adapters.secrets import SecretUnavailableError
 from tvsync.core.drift import FIXABLE, DriftCategory, DriftDetector, DriftItem
 from tvsync.core.outcome import Outcome
 from tvsync.models.sync_request import SyncRequest
+from tvsync.services.clock import Deadline, utc_now
 
 if TYPE_CHECKING:
     import logging
@@ -50,16 +50,18 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from tvsync.adapters.event_queue import EventQueue
-    from tvsync.adapters.okta_client import OktaClient
-    from tvsync.adapters.sync_state import SyncStateStore
-    from tvsync.adapters.teamviewer_client import TeamViewerClient
     from tvsync.core.desired_state import SyncConfig
     from tvsync.models.okta import OktaAppUser, OktaUser
+    from tvsync.services.ports import (
+        Clock,
+        EventPublisher,
+        OktaReader,
+        SyncStateRepository,
+        TeamViewerAccounts,
+    )
 
 __all__ = [
     "EVENT_TYPE",
-    "Deadline",
     "Phase",
     "ReconcileFailedError",
     "ReconcileReport",
@@ -106,19 +108,6 @@ class _OutOfTimeError(Exception):
     pass
 
 
-@dataclass
-class Deadline:
-    """When the run must stop reading (a ``time.monotonic()`` value), shared with the retry policy."""
-
-    at: float | None = None
-
-    def __call__(self) -> float | None:
-        return self.at
-
-    def expired(self) -> bool:
-        return self.at is not None and time.monotonic() >= self.at
-
-
 def orphan_group(teamviewer_id: str) -> str:
     """The message group (and SyncStateTable key) of an orphan deactivation."""
     return f"{_ORPHAN_PREFIX}{teamviewer_id}"
@@ -160,7 +149,8 @@ class ReconcileReport:
 
     @property
     def duration_seconds(self) -> float:
-        end = self.finished_at or datetime.now(UTC)
+        """How long the run took; 0 until it has finished."""
+        end = self.finished_at or self.started_at
         return (end - self.started_at).total_seconds()
 
     def summary(self) -> dict[str, Any]:
@@ -208,16 +198,17 @@ class Reconciler:
     ``state`` is optional so the comparison can run without the worker's table (then
     accounts are joined by email only). ``deadline`` is shared with the clients' retry
     policy, so a long rate-limit wait never outlives the Lambda. ``deactivate_orphans``
-    is the configured default (``DEACTIVATE_ORPHANS``); a run may override it.
+    is the configured default (``DEACTIVATE_ORPHANS``); a run may override it. ``clock``
+    dates the run and its requests.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators and limits are injected by name, all keyword-only
         self,
         *,
-        okta: OktaClient,
-        teamviewer: TeamViewerClient,
-        queue: EventQueue,
-        state: SyncStateStore | None,
+        okta: OktaReader,
+        teamviewer: TeamViewerAccounts,
+        queue: EventPublisher,
+        state: SyncStateRepository | None,
         config: SyncConfig,
         logger: Logger | logging.Logger,
         metrics: Metrics | None = None,
@@ -227,7 +218,7 @@ class Reconciler:
         okta_page_size: int = 200,
         app_page_size: int = 500,
         teamviewer_page_size: int = 100,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self._okta = okta
         self._tv = teamviewer
@@ -253,8 +244,7 @@ class Reconciler:
         queuing anything. The schedule is the retry: a failed run is not re-run by Lambda
         (the template sets no async retries), the next scheduled one starts afresh.
         """
-        remaining = context.get_remaining_time_in_millis() / 1000
-        self.deadline.at = time.monotonic() + max(0.0, remaining - LAMBDA_RESERVE_SECONDS)
+        self.deadline.start(context.get_remaining_time_in_millis() / 1000, LAMBDA_RESERVE_SECONDS)
         report = self.run(dry_run=event.get("dry_run") is True, max_items=0)
         if not report.complete or report.enqueue_failed:
             raise ReconcileFailedError(report)

@@ -16,7 +16,8 @@ from tvsync.adapters.secrets import CachedSecret
 from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.adapters.teamviewer_client import TeamViewerClient
 from tvsync.core.desired_state import SyncConfig
-from tvsync.services.reconcile import Deadline, Reconciler
+from tvsync.services.clock import Deadline, utc_now
+from tvsync.services.reconcile import Reconciler
 from tvsync.settings import ReconcileSettings
 from tvsync.wiring.common import count_retries
 
@@ -76,6 +77,7 @@ def build_reconciler(
         logger=logger,
         metrics=metrics,
         deadline=deadline,
+        clock=utc_now,
         deactivate_orphans=settings.DEACTIVATE_ORPHANS,
         max_orphan_deactivations=settings.MAX_ORPHAN_DEACTIVATIONS,
     )

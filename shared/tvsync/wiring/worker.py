@@ -21,7 +21,9 @@ from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.adapters.teamviewer_client import TeamViewerClient
 from tvsync.core.desired_state import SyncConfig
 from tvsync.models.sync_request import SyncRequest
-from tvsync.services.worker import BatchWorker, UserSynchronizer
+from tvsync.services.clock import Deadline, utc_now
+from tvsync.services.sqs_batch import BatchWorker
+from tvsync.services.user_sync import UserSynchronizer
 from tvsync.settings import WorkerSettings
 from tvsync.wiring.common import count_retries
 
@@ -43,12 +45,9 @@ def build_worker(
 
     # In-process retries wait out short server-requested pauses (a rate limit's Retry-After)
     # within the invocation's time; anything longer goes back to SQS with the wait as delay.
-    # Retries and the company scan both stop at the invocation's deadline.
-    deadline_holder: list[BatchWorker] = []
-
-    def deadline() -> float | None:
-        return deadline_holder[0].deadline() if deadline_holder else None
-
+    # Retries and the company scan both stop at the invocation's deadline, which the batch
+    # worker starts at each invocation.
+    deadline = Deadline()
     retry = RetryPolicy(max_attempts=4, max_wait=5.0, deadline=deadline, on_retry=count_retries(metrics))
     tv_token = CachedSecret(
         settings.TEAMVIEWER_TOKEN_SECRET_ARN, max_age=settings.POWERTOOLS_PARAMETERS_MAX_AGE, client=secrets
@@ -69,6 +68,7 @@ def build_worker(
         dry_run=settings.DRY_RUN,
         logger=logger,
         metrics=metrics,
+        clock=utc_now,
         deadline=deadline,
     )
 
@@ -96,7 +96,7 @@ def build_worker(
         key_prefix="tvsync.worker.converge" + (".dry-run" if settings.DRY_RUN else ""),
     )(converge)
 
-    worker = BatchWorker(
+    return BatchWorker(
         process=once_per_event,
         register_context=idempotency.register_lambda_context,
         sqs=session.client("sqs", config=WORKER_AWS_CONFIG),
@@ -104,6 +104,5 @@ def build_worker(
         logger=logger,
         metrics=metrics,
         reject=synchronizer.record_rejected,
+        deadline=deadline,
     )
-    deadline_holder.append(worker)
-    return worker

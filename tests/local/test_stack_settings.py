@@ -1,0 +1,50 @@
+"""What ``tvsync serve`` reads from its environment: ``STACK_ENVIRONMENT``, and nothing else."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tvsync.local.stack import STACK_ENVIRONMENT, StackSettings
+from tvsync.settings import WorkerSettings
+
+
+def test_every_field_but_where_to_listen_comes_from_one_variable() -> None:
+    fields = {field.name for field in dataclasses.fields(StackSettings)}
+    assert set(STACK_ENVIRONMENT) == fields - {"host", "port"}
+
+
+def test_the_functions_variables_it_reads_are_named_by_their_settings_model() -> None:
+    shared = {name for name in STACK_ENVIRONMENT.values() if name in WorkerSettings.model_fields}
+    assert shared == {
+        "TEAMVIEWER_API_URL",
+        "OKTA_ORG_URL",
+        "OKTA_APP_ID",
+        "TEAMVIEWER_SSO_CUSTOMER_ID",
+        "DRY_RUN",
+    }
+
+
+def test_each_variable_sets_its_field_and_a_blank_one_sets_nothing() -> None:
+    environ = {variable: f" value-of-{field} " for field, variable in STACK_ENVIRONMENT.items()}
+    environ["DRY_RUN"] = "TRUE"
+    environ["OKTA_APP_ID"] = "   "
+    environ["EVENT_QUEUE_URL"] = "http://127.0.0.1/q"  # a function's variable serve has no use for
+    settings = StackSettings.from_environ(environ)
+    expected = {field: f"value-of-{field}" for field in STACK_ENVIRONMENT}
+    expected |= {"dry_run": True, "okta_app_id": None}
+    assert {field: getattr(settings, field) for field in STACK_ENVIRONMENT} == expected
+    assert (settings.host, settings.port) == ("127.0.0.1", 3000)
+
+
+@pytest.mark.parametrize(
+    ("value", "dry_run"), [("", False), ("false", False), ("yes", False), ("True", True)]
+)
+def test_dry_run_is_on_only_when_it_says_true(value: str, dry_run: bool) -> None:
+    assert StackSettings.from_environ({"DRY_RUN": value}).dry_run is dry_run
+
+
+def test_an_argument_wins_over_the_environment() -> None:
+    settings = StackSettings.from_environ({"DRY_RUN": "false", "OKTA_APP_ID": "0oa1"}, dry_run=True, port=0)
+    assert (settings.dry_run, settings.okta_app_id, settings.port) == (True, "0oa1", 0)
