@@ -13,11 +13,12 @@ DEV_LOCK := requirements-dev.lock.txt
 # The resolver `make lock` uses (from PyPI, into a throwaway venv); bump it deliberately.
 UV_VERSION := 0.13.9
 
-.PHONY: help venv test lint typecheck cfn-lint pytest bench demo build lock clean
+.PHONY: help venv test test-fast lint typecheck cfn-lint pytest bench demo build lock clean
 
 help:
 	@echo "make demo   - run the whole pipeline locally on embedded AWS and emulators"
 	@echo "make test   - lint, type-check, cfn-lint and run the test suite (on every core)"
+	@echo "make test-fast - the unit tier only: the core and the services over in-memory fakes (seconds)"
 	@echo "make lint   - ruff + mypy + cfn-lint only"
 	@echo "make bench  - benchmarks (results appended to .tvsync/benchmarks.md)"
 	@echo "make build  - sam build (needs the AWS SAM CLI); the layer is built from $(LAYER_LOCK) and verified"
@@ -43,9 +44,15 @@ lint: $(STAMP)
 	$(BIN)/mypy shared/verify_layer.py
 	$(BIN)/cfn-lint template.yaml
 
-# pytest-xdist starts one worker per core the machine has (-n auto).
+# pytest-xdist starts one worker per core the machine has (-n auto). Every tier, the slow
+# soak included: this is what CI runs.
 test: lint
 	$(BIN)/python -m pytest -n auto -q
+
+# The unit tier (tests/conftest.py marks each test by its directory): no sockets, no processes,
+# no sleeps. In one process: starting xdist workers would cost more than the tests take.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m unit -n 0 -q
 
 # Results go to .tvsync/benchmarks.md (git-ignored); docs/benchmarks.md holds the curated runs.
 bench: $(STAMP)

@@ -122,7 +122,7 @@ def _reconcile_in_child(environ: Mapping[str, str], results: Any) -> None:
     """Runs in a fresh process: build the Lambda's reconciler, run it once, report the cost."""
     import os
 
-    from tvsync.services.reconcile import Phase
+    from tvsync.services.reconcile_report import Phase
     from tvsync.wiring.reconcile import build_reconciler
 
     os.environ.update(environ)

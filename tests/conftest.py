@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import socket
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Final, NoReturn
 
 import boto3
 import pytest
@@ -30,6 +32,15 @@ from tvsync.observability import SERVICE
 pytest_plugins = ["tests.contracts.scim_payloads", "tests.contracts.okta_payloads"]
 
 ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+
+#: Each test's tier, by the top directory under tests/ it lives in; every other directory,
+#: and a module at the top, is ``integration``. A module or test may claim another tier with
+#: an explicit marker (``pytestmark = pytest.mark.unit``). README "Development" says which
+#: command runs which tier.
+TIER_DIRECTORIES: Final = {"unit": "unit", "core": "unit", "e2e": "e2e"}
+TIERS: Final = frozenset({"unit", "integration", "e2e"})
+
 HOOK_SECRET = "sample-hook-secret-for-local-testing"  # the value events/apigw-*.json carry
 OKTA_ORG_URL = "https://example.okta.com"
 TV_APP_ID = "0oa1tvsync0000000001"
@@ -48,6 +59,37 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its tier, so that ``-m unit`` (``make test-fast``) selects the unit tier."""
+    for item in items:
+        if any(item.get_closest_marker(tier) is not None for tier in TIERS):
+            continue
+        top = item.path.resolve().relative_to(TESTS).parts[0]
+        item.add_marker(TIER_DIRECTORIES.get(top, "integration"))
+
+
+@pytest.fixture(autouse=True)
+def _unit_tier_stays_in_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit test that opens a connection, listens or sleeps fails at once, saying so.
+
+    That is what keeps ``make test-fast`` fast and deterministic: time is a clock the test
+    moves (``tests.support.fakes``), and every port is an in-memory fake.
+    """
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refused(what: str) -> Callable[..., NoReturn]:
+        def refuse(*args: object, **kwargs: object) -> NoReturn:
+            raise AssertionError(f"a unit test must not {what}: use the fakes of tests/support/fakes.py")
+
+        return refuse
+
+    monkeypatch.setattr(socket.socket, "connect", refused("open a connection"))
+    monkeypatch.setattr(socket.socket, "bind", refused("listen on a socket"))
+    monkeypatch.setattr(time, "sleep", refused("sleep; move a settable clock instead"))
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +145,7 @@ class Aws:
                 return messages
             for message in got:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            messages.extend(got)
+                messages.append(dict(message))
 
 
 def provision_test_stack(template: dict[str, Any]) -> Aws:
@@ -141,7 +183,7 @@ def FakeLambdaContext(remaining_ms: int = 60_000) -> LocalLambdaContext:
 
 
 @pytest.fixture
-def lambda_context() -> FakeLambdaContext:
+def lambda_context() -> LocalLambdaContext:
     return FakeLambdaContext()
 
 

@@ -103,7 +103,7 @@ def _ingest_scenarios(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _worker_and_reconcile_scenarios(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.functions.test_worker import add_assigned, start_pipeline
+    from tests.support.pipeline import add_assigned, start_pipeline
 
     p, servers = start_pipeline(aws, monkeypatch)
     try:

@@ -1,30 +1,61 @@
-"""docs/contracts.md and docs/sources.md: held to the code they describe.
+"""docs/contracts.md, docs/sources.md and docs/architecture.md: held to the code they describe.
 
 A contract written down once and checked nowhere drifts from the code the first time
 either changes. So the environment table is compared, cell by cell, with the settings
 models and template.yaml; the status table with ``desired_account``; the local stack's
-variables with ``STACK_ENVIRONMENT``; and the list of sources with the tags the code cites.
+variables with ``STACK_ENVIRONMENT``; the list of sources with the tags the code cites; and
+the architecture document's paths, modules and layer rules with the tree, and its answer to
+"what happens to a suspended user" with what the core answers.
 """
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT
-from tvsync.core.desired_state import Presence, SyncConfig, desired_account
+from tests.support.markdown import CONTRACTS, cells, contract_logical_ids, section, table_lines, table_rows
+from tvsync.core.desired_state import DesiredReason, Presence, SyncConfig, desired_account
+from tvsync.core.drift import DriftCategory, DriftDetector, DriftItem, DriftReason
+from tvsync.core.event_selection import PROVISIONING_EVENT_TYPES
+from tvsync.core.lookup import LookUp, RereadMapped, TrustStored, account_source
+from tvsync.core.outcome import Outcome
+from tvsync.core.plan import (
+    Need,
+    Operation,
+    Plan,
+    PlannedUpdate,
+    PlanReason,
+    plan_changes,
+    plan_sync,
+    to_update,
+)
+from tvsync.core.record import (
+    Recorded,
+    SyncEnd,
+    SyncStart,
+    end_after_writes,
+    end_without_writes,
+    record_sync,
+)
 from tvsync.local.stack import STACK_ENVIRONMENT
 from tvsync.models.okta import AppAssignmentStatus, OktaAppUser, OktaUser, OktaUserStatus
+from tvsync.models.sync_request import SyncRequest
+from tvsync.models.sync_state import SyncState
+from tvsync.models.teamviewer import TeamViewerAccount
 from tvsync.settings import FUNCTION_SETTINGS, POWERTOOLS_GLOBALS, function_variables
 
 THIS_FILE = Path(__file__).resolve()
-CONTRACTS = ROOT / "docs" / "contracts.md"
 SOURCES = ROOT / "docs" / "sources.md"
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+PACKAGE = ROOT / "shared" / "tvsync"
 #: A source tag as the code cites it: ``[SCIM]``, ``[OKTA-KB]`` (never a regex class: ``[A-Z]``).
 TAG = re.compile(r"\[([A-Z][A-Z0-9]+(?:-[A-Z0-9]{2,})*)\]")
 #: Where tags are cited: Python comments and strings (never code: ``[ALICE]`` is a list),
@@ -37,37 +68,6 @@ def texts() -> list[Path]:
     """The repository's prose outside Python: the READMEs, the template, docs/ but sources.md."""
     docs = [path for path in sorted((ROOT / "docs").glob("*.md")) if path != SOURCES]
     return [*(ROOT / name for name in CITING_TEXTS), *docs]
-
-
-def section(path: Path, heading: str) -> str:
-    """The text under a markdown heading (any level), up to the next heading of that level or above."""
-    text = path.read_text(encoding="utf-8")
-    match = re.search(rf"^(#+) {re.escape(heading)}\n", text, re.MULTILINE)
-    assert match is not None, f"{path.name} has no heading {heading!r}"
-    level = len(match[1])
-    end = re.compile(rf"^#{{1,{level}}} ", re.MULTILINE).search(text, match.end())
-    return text[match.end() : end.start() if end else len(text)]
-
-
-def table_lines(path: Path, heading: str) -> list[str]:
-    """The lines of the first table under ``heading``: header, rule and body."""
-    lines: list[str] = []
-    for line in section(path, heading).splitlines():
-        if line.startswith("|"):
-            lines.append(line)
-        elif lines:
-            break
-    assert len(lines) > 2, f"no table under {heading!r} in {path.name}"
-    return lines
-
-
-def cells(line: str) -> list[str]:
-    return [cell.strip() for cell in line.strip().strip("|").split("|")]
-
-
-def table_rows(path: Path, heading: str) -> list[list[str]]:
-    """The body rows of the first table under ``heading``, each a list of stripped cells."""
-    return [cells(line) for line in table_lines(path, heading)[2:]]
 
 
 def code(text: str) -> str:
@@ -214,11 +214,6 @@ def test_the_assignment_statuses_that_count_as_unassigned_are_the_ones_listed() 
 # ---------------------------------------------------------------------------- logical ids
 
 
-def contract_logical_ids() -> set[str]:
-    """The logical ids docs/contracts.md promises template.yaml keeps."""
-    return {row[0].strip("`") for row in table_rows(CONTRACTS, "Template logical ids")}
-
-
 def test_the_contract_names_every_function_and_secret(template: dict[str, Any]) -> None:
     resources = template["Resources"]
     secrets = {rid for rid, r in resources.items() if r["Type"] == "AWS::SecretsManager::Secret"}
@@ -282,7 +277,284 @@ def test_every_source_has_a_public_address() -> None:
 def test_the_code_and_docs_cite_no_file_outside_the_repository() -> None:
     """Docstrings once pointed at notes that never shipped: a design document, research notes."""
     stale = re.compile(r"DESIGN\.md|reference/[a-z-]+\.md")
-    files = [path for top in ("shared", "functions", "bench") for path in (ROOT / top).rglob("*.py")]
+    files = [path for top in CITING_CODE for path in (ROOT / top).rglob("*.py") if path != THIS_FILE]
     files += [*texts(), SOURCES]
     offenders = [str(p.relative_to(ROOT)) for p in files if stale.search(p.read_text(encoding="utf-8"))]
     assert offenders == [], offenders
+
+
+# ---------------------------------------------------------------------------- architecture
+
+#: A code span that names a file or directory: a path with a slash, or a file name.
+PATH_LIKE = re.compile(r"^(?:[\w.*-]+/)+[\w.*-]*$|^[\w-]+\.(?:py|md|yaml|toml|txt|json)$|^Makefile$")
+#: A code span that names a module of the package, or a name in one.
+MODULE_LIKE = re.compile(r"^tvsync(?:\.\w+)+$")
+
+
+def _prose(path: Path) -> str:
+    """The markdown without its fenced blocks (diagrams name boxes, not files)."""
+    return re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.MULTILINE | re.DOTALL)
+
+
+def _code_spans(path: Path) -> set[str]:
+    return set(re.findall(r"`([^`\n]+)`", _prose(path)))
+
+
+def _resolves(name: str) -> bool:
+    """A path as docs/architecture.md uses them: from the repository root, or inside the package."""
+    for base in (ROOT, PACKAGE):
+        if "*" in name:
+            if any(base.glob(name.rstrip("/"))):
+                return True
+        elif (base / name).exists():
+            return True
+    return False
+
+
+def test_every_path_the_architecture_doc_names_exists() -> None:
+    named = {span for span in _code_spans(ARCHITECTURE) if PATH_LIKE.match(span)}
+    assert len(named) > 40, "the path pattern must find the paths"
+    assert sorted(name for name in named if not _resolves(name)) == []
+
+
+def _module_file(parts: list[str]) -> Path | None:
+    base = ROOT / "shared" / Path(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _top_level_names(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def test_every_module_the_architecture_doc_names_exists() -> None:
+    """``tvsync.wiring.worker`` is a module; ``tvsync.wiring.reconcile.build_reconciler`` a name in one."""
+    named = sorted(span for span in _code_spans(ARCHITECTURE) if MODULE_LIKE.match(span))
+    assert named, "the module pattern must find the modules"
+    missing = []
+    for name in named:
+        parts = name.split(".")
+        module = _module_file(parts)
+        if module is None:
+            parent = _module_file(parts[:-1])
+            if parent is None or parts[-1] not in _top_level_names(parent):
+                missing.append(name)
+    assert missing == []
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors of a markdown file, and its explicit ``<a id>`` ones."""
+    text = _prose(path)
+    anchors = set(re.findall(r'<a id="([^"]+)"></a>', text))
+    for heading in re.findall(r"^#+ (.+)$", text, re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.replace("`", "").strip().lower())
+        anchors.add(slug.replace(" ", "-"))
+    return anchors
+
+
+def test_every_link_of_the_architecture_doc_leads_somewhere() -> None:
+    links = re.findall(r"\]\(([^)\s]+)\)", _prose(ARCHITECTURE))
+    assert links, "the link pattern must find the links"
+    broken = []
+    for link in links:
+        target, _, anchor = link.partition("#")
+        path = (ARCHITECTURE.parent / target).resolve() if target else ARCHITECTURE
+        if not path.exists() or (anchor and anchor not in _anchors(path)):
+            broken.append(link)
+    assert broken == []
+
+
+def test_the_architecture_doc_places_every_core_and_services_module() -> None:
+    """A new decision module must be found from the document, or nobody knows it decides."""
+    named = _code_spans(ARCHITECTURE)
+    for layer in ("core", "services"):
+        for module in sorted((PACKAGE / layer).glob("*.py")):
+            if module.name != "__init__.py":
+                assert f"{layer}/{module.name}" in named, (
+                    f"docs/architecture.md never names {layer}/{module.name}"
+                )
+
+
+#: What each layer may import from the package, as docs/architecture.md#the-layers says;
+#: a dotted entry allows that module only. ``cli`` may import anything.
+LAYER_IMPORTS: dict[str, set[str]] = {
+    "models": {"models", "observability"},
+    "core": {"core", "models"},
+    "adapters": {"adapters", "models", "observability"},
+    "services": {
+        "services",
+        "core",
+        "models",
+        "observability",
+        "adapters.errors",
+        "adapters.secrets",
+        "adapters.event_queue",
+    },
+    "wiring": {"wiring", "services", "core", "models", "adapters", "settings", "observability"},
+    "emulators": {"emulators", "models"},
+    "local": {"local", "emulators", "core", "models", "settings", "observability"},
+    "functions": {"wiring", "observability"},
+}
+
+
+def _package_imports(path: Path) -> set[str]:
+    """The ``tvsync`` modules a file imports, without the ``tvsync.`` prefix."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module == "tvsync":
+            names = [f"tvsync.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found.update(name.removeprefix("tvsync.") for name in names if name.startswith("tvsync."))
+    return found
+
+
+def _allowed(module: str, rules: set[str]) -> bool:
+    return any(module == rule or module.startswith(f"{rule}.") for rule in rules)
+
+
+@pytest.mark.parametrize("layer", sorted(LAYER_IMPORTS))
+def test_each_layer_imports_only_what_the_architecture_doc_allows(layer: str) -> None:
+    files = (
+        sorted((ROOT / "functions").glob("*/app.py"))
+        if layer == "functions"
+        else sorted((PACKAGE / layer).rglob("*.py"))
+    )
+    assert files
+    offenders = {
+        f"{path.relative_to(ROOT)} imports tvsync.{module}"
+        for path in files
+        for module in _package_imports(path)
+        if not _allowed(module, LAYER_IMPORTS[layer])
+    }
+    assert sorted(offenders) == []
+
+
+# ---------------------------------------------------------------------------- a suspended user
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+JANE = "jane@example.com"
+
+
+def _suspended(status: str = "SUSPENDED") -> OktaUser:
+    profile = {"login": JANE, "email": JANE, "firstName": "Jane", "lastName": "Doe"}
+    return OktaUser.model_validate({"id": "00u1", "status": status, "profile": profile})
+
+
+def _mapped(account: TeamViewerAccount) -> SyncState:
+    record = SyncState(okta_user_id="00u1", email=JANE, last_outcome="applied", updated_at=NOW)
+    return record.with_account(account)
+
+
+def _drift(config: SyncConfig, token_owner_id: str, *users: OktaUser) -> dict[str | None, DriftItem]:
+    """The reconciler's verdict on one active account ``u1`` (Jane's) and ``users``."""
+    detector = DriftDetector(config=config, token_owner_id=token_owner_id)
+    detector.add_accounts([TeamViewerAccount(id="u1", email=JANE, name="Jane Doe", active=True)])
+    observed = [detector.observe(user, None) for user in users]
+    items = [*(item for item in observed if item is not None), *detector.finish(deactivate_orphans=False)]
+    return {item.okta_user_id: item for item in items}
+
+
+def suspended_user_answers() -> dict[str, bool]:
+    """Each value the walkthrough quotes, and whether the core answers it where the walkthrough says."""
+    app = SyncConfig(app_id=APP_ID)
+    desired = desired_account(_suspended(), OktaAppUser(id="00u1", status=AppAssignmentStatus.ACTIVE), app)
+    account = TeamViewerAccount(id="u1", email=JANE, name="Jane Doe", active=True)
+    inactive = account.model_copy(update={"active": False})
+    unknown = account.model_copy(update={"active": None})
+
+    def plan(current: TeamViewerAccount | None, owner: str = "u0") -> Plan:
+        return plan_changes(desired, current, token_owner_id=owner)
+
+    revoke = plan(account)
+    request = SyncRequest(
+        okta_user_id="00u1", event_uuid="e1", event_type="user.lifecycle.suspend", published=NOW
+    )
+
+    def recorded(previous: SyncState | None, end: SyncEnd | None, *, dry_run: bool = False) -> Recorded:
+        assert end is not None
+        return record_sync(SyncStart(request, previous, desired), end, dry_run=dry_run, now=NOW)
+
+    deactivated = end_after_writes(inactive, revoke.operations, revoke.reason, email_refused=False)
+    nothing_to_do = end_without_writes(plan(inactive), inactive, forget=False, dry_run=False)
+    planned = end_without_writes(revoke, account, forget=False, dry_run=True)
+    applied = recorded(_mapped(account), deactivated)
+    unchanged = recorded(_mapped(inactive), nothing_to_do)
+    adopted_and_deactivated = recorded(None, deactivated)
+    adopted_as_it_was = recorded(None, nothing_to_do)
+    dry_run = recorded(_mapped(account), planned, dry_run=True)
+
+    rehired = OktaUser.model_validate({**_suspended("ACTIVE").model_dump(by_alias=True), "id": "00u2"})
+    drifted = _drift(app, "u0", _suspended())["00u1"]
+    superseded = _drift(SyncConfig(), "u0", _suspended(), rehired)["00u1"]
+    owner_revoked = _drift(app, "u1", _suspended())["00u1"]
+    unsuspended = desired_account(_suspended("ACTIVE"), None, SyncConfig())
+
+    return {
+        # 1. the event
+        "user.lifecycle.suspend": "user.lifecycle.suspend" in PROVISIONING_EVENT_TYPES,
+        # 2. what the account should be: inactive, email kept, no name, whatever the assignment
+        "Presence.INACTIVE": (desired.presence, desired.email, desired.name)
+        == (Presence.INACTIVE, JANE, None),
+        "DesiredReason.SUSPENDED": desired.reason is DesiredReason.SUSPENDED,
+        "okta-status:SUSPENDED": desired.reason == "okta-status:SUSPENDED",
+        # 3. which account
+        "TrustStored": isinstance(
+            account_source(desired, _mapped(account), refresh=False, dry_run=False), TrustStored
+        ),
+        "RereadMapped": isinstance(
+            account_source(desired, _mapped(account), refresh=True, dry_run=False), RereadMapped
+        ),
+        "LookUp": account_source(desired, None, refresh=False, dry_run=False) == LookUp(JANE, scan=True),
+        # 4. the plan
+        "Need.TOKEN_OWNER": plan_sync(desired, account, token_owner_id=None) is Need.TOKEN_OWNER,
+        "no-account": plan(None).reason is PlanReason.NO_ACCOUNT,
+        "already-inactive": plan(inactive).reason is PlanReason.ALREADY_INACTIVE,
+        "token-owner-protected": plan(account, owner="u1").reason is PlanReason.TOKEN_OWNER_PROTECTED,
+        "deactivate": revoke.operations == plan(unknown).operations == (Operation.DEACTIVATE,)
+        and to_update(revoke) == PlannedUpdate(active=False, name=None, email=None),
+        "account-revoked": revoke.reason is PlanReason.DEACTIVATE,
+        # 5. what is recorded
+        "applied": (applied.outcome, applied.reason, applied.state.last_operations)
+        == (Outcome.APPLIED, PlanReason.DEACTIVATE, ["deactivate"])
+        and (applied.state.teamviewer_active, applied.state.last_applied_at) == (False, NOW),
+        "no-change": (unchanged.outcome, unchanged.reason)
+        == (Outcome.NO_CHANGE, PlanReason.ALREADY_INACTIVE),
+        "account-adopted": (adopted_and_deactivated.outcome, adopted_and_deactivated.reason)
+        == (Outcome.APPLIED, PlanReason.ADOPTED),
+        "adopted": (adopted_as_it_was.outcome, adopted_as_it_was.reason)
+        == (Outcome.ADOPTED, PlanReason.ADOPTED),
+        "dry-run": (dry_run.outcome, dry_run.state.last_operations, dry_run.state.last_applied_at)
+        == (Outcome.DRY_RUN, ["deactivate"], None),
+        # 6. in the reconciler
+        "to_deactivate": (drifted.category, drifted.enqueue) == (DriftCategory.TO_DEACTIVATE, True),
+        "account-claimed-by-entitled-user": (superseded.category, superseded.reason)
+        == (DriftCategory.IN_SYNC, DriftReason.SUPERSEDED),
+        "conflict": (owner_revoked.category, owner_revoked.enqueue) == (DriftCategory.CONFLICT, False),
+        # unsuspended
+        "Presence.ACTIVE": unsuspended.presence is Presence.ACTIVE,
+        "activate": plan_changes(unsuspended, inactive, token_owner_id="u0").operations
+        == (Operation.ACTIVATE,),
+    }
+
+
+def test_the_suspended_user_walkthrough_is_what_the_core_answers() -> None:
+    """Each value the walkthrough quotes is quoted there, and is what the core returns."""
+    quoted = set(re.findall(r"`([^`\n]+)`", section(ARCHITECTURE, "What happens to a suspended user")))
+    answers = suspended_user_answers()
+    assert sorted(word for word in answers if word not in quoted) == [], "the walkthrough should quote these"
+    assert sorted(word for word, holds in answers.items() if not holds) == [], "the core answers otherwise"

@@ -10,6 +10,8 @@ import pytest
 from tvsync.models.sync_state import SyncState
 from tvsync.observability import mask_email, mask_emails, mask_value, masking_json_serializer
 
+pytestmark = pytest.mark.unit  # pure: no sockets, processes or sleeps
+
 
 @pytest.mark.parametrize(
     ("email", "masked"),

@@ -23,7 +23,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from tests.conftest import ROOT, Aws, FakeLambdaContext, load_function
-from tests.test_docs import contract_logical_ids
+from tests.support.markdown import contract_logical_ids
 from tvsync.cli.check import PLACEHOLDER_PREFIX
 from tvsync.observability import NAMESPACE, SERVICE
 from tvsync.settings import FUNCTION_SETTINGS, POWERTOOLS_GLOBALS

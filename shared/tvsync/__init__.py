@@ -1,17 +1,22 @@
 """okta-teamviewer-sync: keep TeamViewer company accounts in step with Okta.
 
-Its runtime part is the Lambda layer shared by every function (``shared/Makefile`` ships
-``models``, ``core``, ``adapters``, ``services``, ``wiring`` and the top-level modules); the
-workstation tooling (``emulators``, ``local``, ``cli``) stays on the workstation. It is laid
-out so the architecture shows in the tree:
+docs/architecture.md is the map: the data flow, what each layer may import, which module
+makes which decision, and how to add a new kind of change. In short:
 
 - ``models``    pydantic schemas for everything that crosses a boundary
-- ``core``      pure functions: event selection, desired state, plan
+- ``core``      pure decisions: which events matter, the desired account, which account,
+                the plan, what is recorded, orphans, drift
 - ``adapters``  IO: Okta, TeamViewer, SQS, DynamoDB, Secrets Manager
-- ``services``  the use cases the Lambda handlers wire up (ingest, worker, reconcile)
+- ``services``  the use cases (ingest, the batch worker, the synchroniser, the reconciler),
+                typed against the ports in ``services.ports``; they execute what ``core`` decides
+- ``wiring``    each function's object graph, built from its environment
 - ``emulators`` faithful TeamViewer and Okta fakes for tests and the local stack
 - ``local``     the one-machine stack (embedded AWS, API Gateway and SQS emulation)
 - ``cli``       the ``tvsync`` command
+
+The runtime part is the Lambda layer every function shares (``shared/Makefile`` ships
+``models``, ``core``, ``adapters``, ``services``, ``wiring`` and the top-level modules); the
+workstation tooling (``emulators``, ``local``, ``cli``) never leaves the workstation.
 """
 
 __version__ = "0.1.0"

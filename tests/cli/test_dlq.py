@@ -241,7 +241,7 @@ def test_a_repeat_that_dedup_cannot_catch_is_absorbed_by_the_workers_idempotency
     stack: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The worker consumed the first copy before the rerun (or the 5-minute window passed)."""
-    from tests.functions.test_worker import add_assigned, start_pipeline
+    from tests.support.pipeline import add_assigned, start_pipeline
 
     pipeline, servers = start_pipeline(stack, monkeypatch)
     try:

@@ -10,6 +10,8 @@ from rich.table import Table
 
 from tvsync.cli.output import UNWRAPPED_WIDTH, CliConsole, plural, print_table
 
+pytestmark = pytest.mark.unit  # pure: no sockets, processes or sleeps
+
 UUID = "8f2c7a1e-93b4-4d0f-a6c2-5e1b9d3f7a20"
 REASON = " ".join(["the account could not be changed because TeamViewer said no"] * 3)
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import TV_APP_ID, Aws
-from tests.functions.test_worker import Pipeline, add_assigned, start_pipeline
+from tests.support.pipeline import Pipeline, add_assigned, start_pipeline
 from tvsync.cli.main import main
 from tvsync.cli.output import console
 from tvsync.settings import ReconcileSettings

@@ -1,4 +1,5 @@
-"""Table tests for DESIGN.md's "Okta status -> TeamViewer account" table and for name derivation."""
+"""Table tests for the "Okta status → TeamViewer account" table (docs/contracts.md), for the
+closed vocabulary of reasons behind each answer, and for name derivation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from tvsync.core.desired_state import (
     MAX_NAME_LENGTH,
     DesiredAccount,
+    DesiredReason,
     Presence,
     SyncConfig,
     desired_account,
@@ -57,10 +59,10 @@ ASSIGNMENT_MODES: dict[str, tuple[OktaAppUser | None, SyncConfig]] = {
     "filter-off": (None, SyncConfig()),
 }
 
-EXPECTED_ENTITLED_BY_MODE = {
+EXPECTED_ENTITLED_BY_MODE: dict[str, tuple[Presence, DesiredReason | None]] = {
     "assigned": (Presence.ACTIVE, None),
-    "not-assigned": (Presence.INACTIVE, "not-assigned"),
-    "assignment-revoked": (Presence.INACTIVE, "not-assigned:UNASSIGNED"),
+    "not-assigned": (Presence.INACTIVE, DesiredReason.NOT_ASSIGNED),
+    "assignment-revoked": (Presence.INACTIVE, DesiredReason.ASSIGNMENT_UNASSIGNED),
     "filter-off": (Presence.ACTIVE, None),
 }
 
@@ -71,15 +73,17 @@ def _status_cases() -> list[Any]:
         for status in ENTITLED:
             presence, reason = EXPECTED_ENTITLED_BY_MODE[mode]
             cases.append(
-                pytest.param(status, mode, presence, reason or f"okta-status:{status}", id=f"{status}-{mode}")
+                pytest.param(status, mode, presence, reason or DesiredReason[status], id=f"{status}-{mode}")
             )
         for status in REVOKED:
             cases.append(
-                pytest.param(status, mode, Presence.INACTIVE, f"okta-status:{status}", id=f"{status}-{mode}")
+                pytest.param(status, mode, Presence.INACTIVE, DesiredReason[status], id=f"{status}-{mode}")
             )
-        cases.append(pytest.param("STAGED", mode, Presence.UNMANAGED, "staged", id=f"STAGED-{mode}"))
         cases.append(
-            pytest.param(None, mode, Presence.INACTIVE, "okta-user-deleted", id=f"deleted-{mode}"),
+            pytest.param("STAGED", mode, Presence.UNMANAGED, DesiredReason.STAGED, id=f"STAGED-{mode}")
+        )
+        cases.append(
+            pytest.param(None, mode, Presence.INACTIVE, DesiredReason.DELETED, id=f"deleted-{mode}"),
         )
     return cases
 
@@ -89,14 +93,14 @@ def test_status_table_covers_every_okta_status() -> None:
 
 
 @pytest.mark.parametrize(("status", "mode", "presence", "reason"), _status_cases())
-def test_status_table(status: str | None, mode: str, presence: Presence, reason: str) -> None:
+def test_status_table(status: str | None, mode: str, presence: Presence, reason: DesiredReason) -> None:
     assignment, config = ASSIGNMENT_MODES[mode]
     okta_user = None if status is None else user(status)
 
     desired = desired_account(okta_user, assignment, config)
 
     assert desired.presence is presence
-    assert desired.reason == reason
+    assert desired.reason is reason
     if presence is Presence.ACTIVE:
         assert (desired.email, desired.name) == (EMAIL, "Jane Doe")
     else:
@@ -125,10 +129,16 @@ def test_every_app_assignment_status(assignment_status: AppAssignmentStatus | st
     desired = desired_account(user("ACTIVE"), app_user(assignment_status), SyncConfig(app_id=APP_ID))
 
     if assigned:
-        assert desired.presence is Presence.ACTIVE
-    else:
+        assert (desired.presence, desired.reason) == (Presence.ACTIVE, DesiredReason.ACTIVE)
+    elif assignment_status in set(AppAssignmentStatus):
         assert desired.presence is Presence.INACTIVE
-        assert desired.reason == f"not-assigned:{assignment_status}"
+        assert desired.reason is DesiredReason[f"ASSIGNMENT_{assignment_status}"]
+        assert desired.reason == f"not-assigned:{assignment_status}", "the value names Okta's status"
+    else:
+        assert (desired.presence, desired.reason) == (
+            Presence.INACTIVE,
+            DesiredReason.ASSIGNMENT_UNRECOGNISED,
+        )
 
 
 def test_filter_off_ignores_even_a_revoked_assignment() -> None:
@@ -140,7 +150,42 @@ def test_filter_off_ignores_even_a_revoked_assignment() -> None:
 def test_suspension_wins_over_assignment() -> None:
     desired = desired_account(user("SUSPENDED"), app_user("ACTIVE"), SyncConfig(app_id=APP_ID))
 
-    assert (desired.presence, desired.reason) == (Presence.INACTIVE, "okta-status:SUSPENDED")
+    assert (desired.presence, desired.reason) == (Presence.INACTIVE, DesiredReason.SUSPENDED)
+
+
+# --- reasons: a closed vocabulary -------------------------------------------------------------
+
+
+def _every_input() -> list[tuple[OktaUser | None, OktaAppUser | None, SyncConfig]]:
+    """Every Okta status and assignment status (and one Okta does not document yet), with and
+    without an app, a deleted user, and a user without a usable email."""
+    users: list[OktaUser | None] = [None, *(user(status) for status in OktaUserStatus)]
+    users.append(user("ACTIVE", email="", login="jdoe"))
+    assignments = [
+        None,
+        *(app_user(status) for status in AppAssignmentStatus),
+        app_user("SOME_FUTURE_STATUS"),
+    ]
+    configs = [SyncConfig(), SyncConfig(app_id=APP_ID)]
+    return [(u, a, c) for u in users for a in assignments for c in configs]
+
+
+def test_every_reason_is_a_member_of_the_vocabulary_never_free_text() -> None:
+    """Whatever Okta says, the reason is one of a known set: it can be a metric dimension, and
+    an unknown assignment status cannot smuggle Okta's text into it."""
+    reasons = {desired_account(u, a, c).reason for u, a, c in _every_input()}
+
+    assert all(type(reason) is DesiredReason for reason in reasons), reasons
+    orphan_only = {DesiredReason.ORPHAN}  # tvsync.core.orphan's target, never an Okta user's
+    assert reasons == set(DesiredReason) - orphan_only, "every reason is reachable"
+
+
+@pytest.mark.parametrize("status", list(OktaUserStatus))
+def test_the_reason_names_the_okta_status_that_decided(status: OktaUserStatus) -> None:
+    desired = desired_account(user(status), app_user("ACTIVE"), SyncConfig(app_id=APP_ID))
+
+    expected = "staged" if status is OktaUserStatus.STAGED else f"okta-status:{status}"
+    assert desired.reason == expected
 
 
 # --- email ------------------------------------------------------------------------------------
@@ -163,7 +208,7 @@ def test_email_source(fields: dict[str, Any], presence: Presence, email: str | N
 
     assert (desired.presence, desired.email) == (presence, email)
     if presence is Presence.UNMANAGED:
-        assert desired.reason == "no-email"
+        assert desired.reason is DesiredReason.NO_EMAIL
 
 
 @pytest.mark.parametrize(
@@ -172,7 +217,7 @@ def test_email_source(fields: dict[str, Any], presence: Presence, email: str | N
 )
 def test_active_desired_account_needs_email_and_name(email: str | None, name: str | None) -> None:
     with pytest.raises(ValueError, match="email and a name"):
-        DesiredAccount(Presence.ACTIVE, email=email, name=name, reason="test")
+        DesiredAccount(Presence.ACTIVE, email=email, name=name, reason=DesiredReason.ACTIVE)
 
 
 # --- display name -----------------------------------------------------------------------------

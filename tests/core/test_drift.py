@@ -354,3 +354,58 @@ def test_unclaimed_account_unknown_active_is_a_possibly_active_orphan(
     items = detector.finish(deactivate_orphans=True, max_orphan_deactivations=5)
     expected = [("u9", ORPHAN, (Operation.DEACTIVATE,), True)] if orphan else []
     assert [(i.teamviewer_id, i.category, i.operations, i.enqueue) for i in items] == expected
+
+
+# --- reasons: what the reconciler reports is the worker's closed vocabulary ---------------------
+
+
+def test_every_reported_reason_is_a_plan_or_drift_reason() -> None:
+    """Reasons reach the CLI table, ``--json`` and the logs: never free text, never Okta's words."""
+    for case in CASES.values():
+        for item in classify(case).values():
+            assert type(item.reason) in {PlanReason, DriftReason}, item
+
+
+@pytest.mark.parametrize(
+    ("user", "reason"),
+    [
+        (okta("00u1", JANE, "STAGED"), PlanReason.STAGED),
+        (
+            OktaUser(id="00u1", status=OktaUserStatus.ACTIVE, profile=OktaProfile(login="jdoe", email="")),
+            PlanReason.NO_EMAIL,
+        ),
+    ],
+    ids=["staged", "no-email"],
+)
+def test_an_ignored_user_is_reported_with_why_okta_keeps_them_out(user: OktaUser, reason: PlanReason) -> None:
+    detector = DriftDetector(config=SyncConfig(), token_owner_id=OWNER)
+    item = detector.observe(user, None)
+    assert item is not None
+    assert (item.category, item.reason, item.enqueue) == (IGNORED, reason, False)
+
+
+@pytest.mark.parametrize(
+    ("user", "assignment"),
+    [
+        (okta("00u1", JANE, "SUSPENDED"), assigned("00u1")),
+        (okta("00u1", JANE, "DEPROVISIONED"), assigned("00u1")),
+        (okta("00u1", JANE), None),
+        (okta("00u1", JANE), assigned("00u1", "UNASSIGNED")),
+        (okta("00u1", JANE), assigned("00u1", "SOME_FUTURE_STATUS")),
+    ],
+    ids=["suspended", "deprovisioned", "not-assigned", "assignment-unassigned", "assignment-unrecognised"],
+)
+def test_every_kind_of_revocation_is_reported_as_what_it_means_for_the_account(
+    user: OktaUser, assignment: OktaAppUser | None
+) -> None:
+    """Why Okta revoked the user (``DesiredReason``) stays inside the core; the report says
+    what happens to the account: ``account-revoked``, whichever fact decided it."""
+    detector = DriftDetector(config=SyncConfig(app_id=APP_ID), token_owner_id=OWNER)
+    detector.add_accounts([tv("u1", JANE)])
+    assert detector.observe(user, assignment) is None
+    [item] = detector.finish(deactivate_orphans=False)
+    assert (item.category, item.reason, item.operations) == (
+        DEACTIVATE,
+        PlanReason.DEACTIVATE,
+        (Operation.DEACTIVATE,),
+    )

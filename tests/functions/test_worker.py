@@ -4,125 +4,18 @@ real loopback HTTP, driven through SQS events built as Lambda's event source map
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from types import ModuleType
-from typing import Any, Literal
+from datetime import timedelta
 
 import pytest
 
-from tests.conftest import TV_APP_ID, Aws, FakeLambdaContext, emf_metrics, load_function
+from tests.conftest import TV_APP_ID, Aws, emf_metrics
+from tests.support.pipeline import T0, Pipeline, add_assigned, start_pipeline, synced
 from tvsync.adapters.sync_state import SyncStateStore
-from tvsync.emulators.http import FaultKind, FaultPolicy, RunningServer, serve
-from tvsync.emulators.okta import OktaEmulator
+from tvsync.emulators.http import FaultKind, FaultPolicy
 from tvsync.emulators.teamviewer import RateLimit, TeamViewerEmulator
-from tvsync.local.event_source import SqsEventSource
 from tvsync.models.sync_request import SyncRequest
 from tvsync.models.sync_state import SyncState
-
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class Pipeline:
-    aws: Aws
-    tv: TeamViewerEmulator
-    okta: OktaEmulator
-    worker: ModuleType
-    source: SqsEventSource
-    counter: int = 0
-
-    def enqueue(
-        self,
-        user_id: str,
-        event_type: str,
-        *,
-        uuid: str | None = None,
-        published: datetime | None = None,
-        source: Literal["okta-event-hook", "reconcile"] = "okta-event-hook",
-    ) -> str:
-        self.counter += 1
-        uuid = uuid or f"evt-{self.counter:05d}"
-        request = SyncRequest(
-            okta_user_id=user_id,
-            event_uuid=uuid,
-            event_type=event_type,
-            published=published or T0 + timedelta(seconds=self.counter),
-            delivery_id="delivery-test" if source == "okta-event-hook" else None,
-            source=source,
-        )
-        self.aws.session.client("sqs").send_message(
-            QueueUrl=self.aws.queue_url,
-            MessageBody=request.model_dump_json(),
-            MessageGroupId=user_id,
-            MessageDeduplicationId=uuid,
-        )
-        return uuid
-
-    def drain(self, timeout: float = 30.0) -> None:
-        """Poll like Lambda until the queue is empty (in flight included), within ``timeout``."""
-        sqs = self.aws.session.client("sqs")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.source.poll_once().received:
-                continue
-            attrs = sqs.get_queue_attributes(
-                QueueUrl=self.aws.queue_url,
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            )["Attributes"]
-            if (
-                attrs["ApproximateNumberOfMessages"] == "0"
-                and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
-            ):
-                return
-            time.sleep(0.1)
-        raise AssertionError("queue did not drain in time")
-
-    def state(self, user_id: str) -> SyncState | None:
-        store = SyncStateStore(self.aws.session.client("dynamodb"), self.aws.resources.refs["SyncStateTable"])
-        return store.get(user_id)
-
-    def dlq_count(self) -> int:
-        attrs = self.aws.session.client("sqs").get_queue_attributes(
-            QueueUrl=self.aws.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attrs["ApproximateNumberOfMessages"])
-
-    def tv_account(self, email: str) -> dict[str, Any] | None:
-        return self.tv.user_by_email(email)
-
-
-def start_pipeline(
-    aws: Aws,
-    monkeypatch: pytest.MonkeyPatch,
-    *,
-    tv: TeamViewerEmulator | None = None,
-    **env: str,
-) -> tuple[Pipeline, list[RunningServer]]:
-    tv = tv or TeamViewerEmulator()
-    okta = OktaEmulator()
-    servers = [serve(tv), serve(okta)]
-    environment = aws.env(
-        "WorkerFunction",
-        TEAMVIEWER_API_URL=servers[0].url,
-        OKTA_ORG_URL=servers[1].url,
-        OKTA_APP_ID=TV_APP_ID,
-        **env,
-    )
-    worker = load_function("worker", environment, monkeypatch)
-    sqs = aws.session.client("sqs")
-    queue_arn = sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    source = SqsEventSource(
-        sqs=sqs,
-        queue_url=aws.queue_url,
-        queue_arn=queue_arn,
-        handler=lambda event: worker.lambda_handler(event, FakeLambdaContext(remaining_ms=60_000)),
-    )
-    return Pipeline(aws=aws, tv=tv, okta=okta, worker=worker, source=source), servers
 
 
 @pytest.fixture
@@ -131,12 +24,6 @@ def pipeline(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
     yield built
     for server in servers:
         server.close()
-
-
-def add_assigned(p: Pipeline, email: str, first: str, last: str, **kwargs: Any) -> str:
-    user = p.okta.add_user(email, first, last, **kwargs)
-    p.okta.assign(TV_APP_ID, user["id"])
-    return str(user["id"])
 
 
 def test_lifecycle_create_assign_rename_suspend_unsuspend_deactivate(pipeline: Pipeline) -> None:
@@ -247,11 +134,6 @@ def test_email_owned_outside_the_company_is_recorded_not_retried_and_others_proc
     assert state.last_reason == "email in use by a TeamViewer account outside the company"
     assert p.tv_account("alice.archer@example.com") is not None
     assert p.dlq_count() == 0
-
-
-def synced(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    """The fields of every ``User synced`` log line captured so far."""
-    return [record.__dict__ for record in caplog.records if record.getMessage() == "User synced"]
 
 
 def test_existing_account_with_different_email_case_is_adopted_not_duplicated(
@@ -512,6 +394,7 @@ def test_an_account_removed_from_the_company_is_forgotten_not_reported_in_sync(p
     assert p.state(hal).last_outcome == "conflict"  # type: ignore[union-attr]
 
 
+@pytest.mark.slow  # a soak: about 45 s of faults and rate limits on a 2-core machine
 def test_faults_and_rate_limits_over_50_users_all_converge_once(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:

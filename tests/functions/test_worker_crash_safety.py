@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Aws, FakeLambdaContext, emf_metrics
-from tests.functions.test_worker import T0, Pipeline, add_assigned, start_pipeline, synced
+from tests.support.pipeline import T0, Pipeline, add_assigned, start_pipeline, synced
 from tvsync.adapters.errors import TransientError
 from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.adapters.teamviewer_client import TeamViewerClient

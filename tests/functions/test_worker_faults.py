@@ -2,9 +2,10 @@
 out, and failures nobody classified — each must end somewhere an admin can see it, without
 burning the queue's receives on events that only had to wait.
 
-Same harness as ``test_worker``: embedded AWS (moto), the emulators over loopback HTTP, and
-SQS events built as Lambda's event source mapping builds them. Some tests invoke the handler
-on an event they built, to pick the remaining time or the receive count Lambda would report.
+Same harness as the other worker tests (``tests.support.pipeline``): embedded AWS (moto), the
+emulators over loopback HTTP, and SQS events built as Lambda's event source mapping builds
+them. Some tests invoke the handler on an event they built, to pick the remaining time or the
+receive count Lambda would report.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,49 +21,13 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import Aws, FakeLambdaContext, emf_metrics
 from tests.contracts.okta_payloads import OktaContract
-from tests.functions.test_worker import Pipeline, add_assigned, start_pipeline
+from tests.support.pipeline import Pipeline, add_assigned, start_with_recorded_sqs
 from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.emulators.http import FaultPolicy, RunningServer
 from tvsync.emulators.teamviewer import RateLimit, TeamViewerEmulator
 from tvsync.local.event_source import PollResult, lambda_sqs_event
 from tvsync.local.template import parameter_defaults
 from tvsync.models.sync_state import SyncState
-
-
-class RecordingSqs:
-    """The worker's SQS client, remembering each redelivery delay it asks for."""
-
-    def __init__(self, real: Any) -> None:
-        self._real = real
-        self.delays: list[int] = []
-
-    def change_message_visibility_batch(self, **kwargs: Any) -> Any:
-        self.delays.extend(entry["VisibilityTimeout"] for entry in kwargs["Entries"])
-        return self._real.change_message_visibility_batch(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-
-@pytest.fixture
-def servers() -> Iterator[list[RunningServer]]:
-    started: list[RunningServer] = []
-    yield started
-    for server in started:
-        server.close()
-
-
-def start(
-    aws: Aws,
-    monkeypatch: pytest.MonkeyPatch,
-    servers: list[RunningServer],
-    tv: TeamViewerEmulator | None = None,
-) -> tuple[Pipeline, RecordingSqs]:
-    p, started = start_pipeline(aws, monkeypatch, tv=tv)
-    servers.extend(started)
-    sqs = RecordingSqs(p.worker.worker.sqs)
-    monkeypatch.setattr(p.worker.worker, "sqs", sqs)
-    return p, sqs
 
 
 def received_event(p: Pipeline, *, receive_count: int | None = None) -> dict[str, Any]:
@@ -121,7 +85,7 @@ def test_a_lasting_rate_limit_with_a_short_retry_after_takes_minutes_to_dead_let
     """Each refusal asks for 2 s; honoured as is, ten receives would be gone in well under a
     minute. The worker waits at least its backoff for the receive count instead."""
     tv, retry_after = throttled_teamviewer(requests_per_second=0.5)
-    p, sqs = start(aws, monkeypatch, servers, tv)
+    p, sqs = start_with_recorded_sqs(aws, monkeypatch, servers, tv)
     spend_the_token(p, servers)
     p.enqueue(add_assigned(p, "ivy.irwin@example.com", "Ivy", "Irwin"), "user.lifecycle.create")
     event = received_event(p)
@@ -147,7 +111,7 @@ def test_once_teamviewer_throttles_the_rest_of_the_batch_is_not_started(
 ) -> None:
     """The limit belongs to the token: trying the next records would only be refused as well."""
     tv, retry_after = throttled_teamviewer(requests_per_second=0.1)  # 10 s: back to SQS at once
-    p, sqs = start(aws, monkeypatch, servers, tv)
+    p, sqs = start_with_recorded_sqs(aws, monkeypatch, servers, tv)
     spend_the_token(p, servers)
     users = [add_assigned(p, f"user{n}@example.com", "User", f"Number{n}") for n in range(3)]
     for user in users:
@@ -173,7 +137,9 @@ def test_records_are_not_started_when_the_invocation_is_about_to_time_out(
 ) -> None:
     """Lambda kills an invocation at its timeout with nothing reported: every record of the batch
     then waits out the queue's six-minute visibility timeout. Unstarted records go back at once."""
-    p, sqs = start(aws, monkeypatch, servers, TeamViewerEmulator(faults=FaultPolicy(latency=0.2)))
+    p, sqs = start_with_recorded_sqs(
+        aws, monkeypatch, servers, TeamViewerEmulator(faults=FaultPolicy(latency=0.2))
+    )
     users = [add_assigned(p, f"user{n}@example.com", "User", f"Number{n}") for n in range(4)]
     for user in users:
         p.enqueue(user, "user.lifecycle.create")
@@ -198,7 +164,7 @@ def test_the_company_scan_for_an_account_to_revoke_stops_before_the_timeout(
     tv = TeamViewerEmulator(faults=FaultPolicy(latency=0.1))
     tv.add_users([(f"staff{n}@example.com", f"Staff {n}", True) for n in range(3000)])
     tv.add_user("Dave.Dunn@example.com", "Dave Dunn")  # last page, other case
-    p, _ = start(aws, monkeypatch, servers, tv)
+    p, _ = start_with_recorded_sqs(aws, monkeypatch, servers, tv)
     dave = add_assigned(p, "dave.dunn@example.com", "Dave", "Dunn")
     p.okta.set_status(dave, "SUSPENDED")
     p.enqueue(dave, "user.lifecycle.suspend")
@@ -227,7 +193,7 @@ def test_a_message_that_is_not_a_sync_request_is_dropped_visibly_and_the_user_mo
 ) -> None:
     """It would fail the same way on every receive and after any redrive, holding up the user's
     later events meanwhile; the next event converges the user anyway."""
-    p, _ = start(aws, monkeypatch, servers)
+    p, _ = start_with_recorded_sqs(aws, monkeypatch, servers)
     alice = add_assigned(p, "alice.archer@example.com", "Alice", "Archer")
     bob = add_assigned(p, "bob.baker@example.com", "Bob", "Baker")
     sqs = aws.session.client("sqs")
@@ -265,7 +231,7 @@ def test_a_user_okta_describes_unreadably_is_recorded_as_invalid_not_retried(
     servers: list[RunningServer],
     okta_contract: OktaContract,
 ) -> None:
-    p, _ = start(aws, monkeypatch, servers)
+    p, _ = start_with_recorded_sqs(aws, monkeypatch, servers)
     user = add_assigned(p, "carol.chen@example.com", "Carol", "Chen")
     p.okta.update_profile(user, email=None)  # Okta requires it; an API client wrote null anyway
     uuid = p.enqueue(user, "user.account.update_profile")
@@ -295,7 +261,7 @@ def test_an_unreadable_sync_state_is_logged_and_counted_and_keeps_the_mapping(
     monkeypatch: pytest.MonkeyPatch,
     servers: list[RunningServer],
 ) -> None:
-    p, _ = start(aws, monkeypatch, servers)
+    p, _ = start_with_recorded_sqs(aws, monkeypatch, servers)
     user = add_assigned(p, "dan.dale@example.com", "Dan", "Dale")
     p.enqueue(user, "user.lifecycle.create")
     p.drain()
@@ -343,7 +309,7 @@ def test_an_unexpected_failure_is_recorded_as_the_last_error_with_emails_masked(
     from tvsync.adapters.teamviewer_client import TeamViewerClient
     from tvsync.cli.dlq import DeadLetterView
 
-    p, _ = start(aws, monkeypatch, servers)
+    p, _ = start_with_recorded_sqs(aws, monkeypatch, servers)
     user = add_assigned(p, "erin.evans@example.com", "Erin", "Evans")
 
     def broken(self: TeamViewerClient, email: str, name: str, **kwargs: Any) -> Any:

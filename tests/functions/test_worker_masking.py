@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import Aws
-from tests.functions.test_worker import Pipeline, add_assigned, start_pipeline
+from tests.support.pipeline import Pipeline, add_assigned, start_pipeline
 from tvsync.emulators.http import EmulatorRequest, EmulatorResponse
 from tvsync.emulators.teamviewer import SCIM_CONTENT_TYPE, SCIM_ERROR_SCHEMA, TeamViewerEmulator
 

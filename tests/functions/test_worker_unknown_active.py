@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import Aws
-from tests.functions.test_worker import T0, Pipeline, add_assigned, start_pipeline
+from tests.support.pipeline import T0, Pipeline, add_assigned, start_pipeline
 from tvsync.emulators.teamviewer import TeamViewerEmulator
 from tvsync.models.sync_request import SyncRequest
 

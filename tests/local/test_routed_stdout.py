@@ -9,6 +9,8 @@ import pytest
 
 from tvsync.local.stack import _RoutedStdout
 
+pytestmark = pytest.mark.unit  # pure: no sockets, processes or sleeps
+
 
 def test_a_logger_that_outlived_the_stack_writes_to_todays_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     console_then, log = io.StringIO(), io.StringIO()

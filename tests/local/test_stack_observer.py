@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tvsync.local.stack import StackObserver
+
+pytestmark = pytest.mark.unit  # pure: no sockets, processes or sleeps
 
 
 def synced(user: str, **fields: Any) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import pytest
 from tvsync.local.stack import STACK_ENVIRONMENT, StackSettings
 from tvsync.settings import WorkerSettings
 
+pytestmark = pytest.mark.unit  # pure: no sockets, processes or sleeps
+
 
 def test_every_field_but_where_to_listen_comes_from_one_variable() -> None:
     fields = {field.name for field in dataclasses.fields(StackSettings)}

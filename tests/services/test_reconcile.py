@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import TV_APP_ID, Aws, FakeLambdaContext, emf_metrics, load_function
-from tests.functions.test_worker import Pipeline, add_assigned, start_pipeline
+from tests.support.pipeline import Pipeline, add_assigned, start_pipeline
 from tvsync.adapters.event_queue import EventQueue
 from tvsync.adapters.okta_client import OktaClient
 from tvsync.adapters.retry import RetryPolicy
@@ -26,7 +26,8 @@ from tvsync.core.drift import DriftCategory
 from tvsync.emulators.http import RunningServer
 from tvsync.emulators.okta import OktaRateLimit
 from tvsync.emulators.teamviewer import RateLimit
-from tvsync.services.reconcile import ReconcileFailedError, Reconciler, ReconcileReport
+from tvsync.services.reconcile import Reconciler
+from tvsync.services.reconcile_report import ReconcileFailedError, ReconcileReport
 from tvsync.wiring.reconcile import build_reconciler
 
 LOG = logging.getLogger("tests.reconcile")

@@ -110,6 +110,18 @@ class RightProbe:
     evidence: str
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One request to TeamViewer, as a value: what to send, and the operation it is logged and
+    classified under. Each attempt builds its own ``httpx.Request`` from it (``_request``)."""
+
+    operation: str
+    method: str
+    path: str
+    params: dict[str, str] | None = None
+    scim_body: dict[str, Any] | None = None
+
+
 class TokenOwner(BaseModel):
     """The account that owns the script token; the worker must never deactivate it."""
 
@@ -128,7 +140,7 @@ class TeamViewerClient:
     parsed outside it, so a garbled success answer is never retried into a duplicate write.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the company and its token, then keyword-only create and transport options
         self,
         base_url: str,
         token: TokenProvider,
@@ -168,7 +180,9 @@ class TeamViewerClient:
         the asked-for email: the exact spelling first, else one differing only in case.
         """
         value = email.replace("\\", "\\\\").replace('"', '\\"')
-        body = self._json("find_by_email", "GET", SCIM_USERS, params={"filter": f'userName eq "{value}"'})
+        body = self._json(
+            _Call("find_by_email", "GET", SCIM_USERS, params={"filter": f'userName eq "{value}"'})
+        )
         accounts = [_account(r, "find_by_email") for r in _resources(body, "find_by_email")]
         for account in accounts:
             if account.email == email:
@@ -224,7 +238,7 @@ class TeamViewerClient:
                     SERVICE, "list_users", f"stopped after {seen} users: out of time for the whole company"
                 )
             params = {"startIndex": str(start), "count": str(page_size)}
-            body = self._json("list_users", "GET", SCIM_USERS, params=params)
+            body = self._json(_Call("list_users", "GET", SCIM_USERS, params=params))
             accounts = [_account(r, "list_users") for r in _resources(body, "list_users")]
             total = _total_results(body)
             if not accounts:
@@ -257,7 +271,7 @@ class TeamViewerClient:
 
     def get(self, user_id: str) -> TeamViewerAccount | None:
         """The company user, or ``None`` if TeamViewer answers 404 (not in the company)."""
-        response = self._exchange("get_user", "GET", _user_path(user_id), missing_ok=True)
+        response = self._exchange(_Call("get_user", "GET", _user_path(user_id)), missing_ok=True)
         if response is None:
             return None
         return _account(_decode(response, "get_user"), "get_user")
@@ -280,9 +294,8 @@ class TeamViewerClient:
             schemas.append(SSO_USER_SCHEMA)
             user[SSO_USER_SCHEMA] = {"ssoCustomerId": self._sso_customer_id}
         # 200 is tolerated too: a success is a success, whatever code a proxy rewrote it to.
-        response = self._exchange(
-            "create_user", "POST", SCIM_USERS, scim_body={"schemas": schemas, **user}, ok=(200, 201)
-        )
+        call = _Call("create_user", "POST", SCIM_USERS, scim_body={"schemas": schemas, **user})
+        response = self._exchange(call, ok=(200, 201))
         assert response is not None
         return _account(_decode(response, "create_user"), "create_user")
 
@@ -309,13 +322,13 @@ class TeamViewerClient:
         if not operations:
             return
         patch = {"schemas": [PATCH_OP_SCHEMA], "Operations": operations}
-        self._exchange("update_user", "PATCH", _user_path(user_id), scim_body=patch, ok=(200, 204))
+        self._exchange(_Call("update_user", "PATCH", _user_path(user_id), scim_body=patch), ok=(200, 204))
 
     # ------------------------------------------------------------------ v1
 
     def token_owner(self) -> TokenOwner:
         """v1 ``GET /account`` ([SWAGGER]); ``userid`` is accepted with or without its "u"."""
-        body = self._json("token_owner", "GET", "/api/v1/account")
+        body = self._json(_Call("token_owner", "GET", "/api/v1/account"))
         userid, email, name = body.get("userid"), body.get("email"), body.get("name")
         if not isinstance(userid, str | int) or isinstance(userid, bool) or not isinstance(email, str):
             raise _unexpected("token_owner")
@@ -329,7 +342,7 @@ class TeamViewerClient:
     def ping(self) -> bool:
         """v1 ``GET /ping`` ([PS]): whether TeamViewer accepts the token. A 401 also means no."""
         try:
-            body = self._json("ping", "GET", "/api/v1/ping")
+            body = self._json(_Call("ping", "GET", "/api/v1/ping"))
         except AuthError as exc:
             if exc.status == 401:
                 return False
@@ -354,23 +367,20 @@ class TeamViewerClient:
         neither says anything about the right.
         """
         operation = f"probe_{right.name.lower()}"
-        params: dict[str, str] | None = None
-        body: dict[str, Any] | None = None
         if right is UserRight.READ:
-            method, path, params = "GET", SCIM_USERS, {"startIndex": "1", "count": "1"}
+            call = _Call(operation, "GET", SCIM_USERS, params={"startIndex": "1", "count": "1"})
         elif right is UserRight.CREATE:
             # No userName and no emails: TeamViewer can only refuse it, so nothing is created.
-            method, path = "POST", SCIM_USERS
-            body = {"schemas": [SCIM_USER_SCHEMA], "displayName": "permission probe (invalid on purpose)"}
+            invalid = {"schemas": [SCIM_USER_SCHEMA], "displayName": "permission probe (invalid on purpose)"}
+            call = _Call(operation, "POST", SCIM_USERS, scim_body=invalid)
         else:
             if not account_id:
                 raise ValueError("probing the right to edit users needs an account to probe")
-            method, path = "PATCH", _user_path(account_id)
-            body = {"schemas": [PATCH_OP_SCHEMA], "Operations": []}
+            empty = {"schemas": [PATCH_OP_SCHEMA], "Operations": []}
+            call = _Call(operation, "PATCH", _user_path(account_id), scim_body=empty)
 
         def attempt() -> httpx.Response:
-            request = self._request(method, path, params=params, scim_body=body)
-            response = send(self._http, SERVICE, operation, request)
+            response = send(self._http, SERVICE, operation, self._request(call))
             if response.status_code == 401 or _is_rate_limited(response):
                 raise _classify(operation, response, secret=self._secret())
             return response
@@ -401,51 +411,38 @@ class TeamViewerClient:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _json(
-        self, operation: str, method: str, path: str, *, params: dict[str, str] | None = None
-    ) -> dict[str, Any]:
-        response = self._exchange(operation, method, path, params=params)
+    def _json(self, call: _Call) -> dict[str, Any]:
+        response = self._exchange(call)
         assert response is not None
-        return _decode(response, operation)
+        return _decode(response, call.operation)
 
     def _exchange(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, str] | None = None,
-        scim_body: dict[str, Any] | None = None,
-        ok: tuple[int, ...] = (200,),
-        missing_ok: bool = False,
+        self, call: _Call, *, ok: tuple[int, ...] = (200,), missing_ok: bool = False
     ) -> httpx.Response | None:
+        """``call`` under the retry policy: ``ok`` are its successes; with ``missing_ok``, a 404 is None."""
+
         def attempt() -> httpx.Response | None:
-            request = self._request(method, path, params=params, scim_body=scim_body)
-            response = send(self._http, SERVICE, operation, request)
+            response = send(self._http, SERVICE, call.operation, self._request(call))
             if response.status_code in ok:
                 return response
             if missing_ok and response.status_code == 404:
                 return None
-            raise _classify(operation, response, secret=self._secret())
+            raise _classify(call.operation, response, secret=self._secret())
 
         return self._retry.call(attempt)
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, str] | None = None,
-        scim_body: dict[str, Any] | None = None,
-    ) -> httpx.Request:
+    def _request(self, call: _Call) -> httpx.Request:
+        """The ``httpx.Request`` for one attempt at ``call``, with SCIM's media types where they apply."""
         headers: dict[str, str] = {}
         content: bytes | None = None
-        if path.startswith("/scim/"):
+        if call.path.startswith("/scim/"):
             headers["Accept"] = f"{SCIM_CONTENT_TYPE}, application/json"
-        if scim_body is not None:
+        if call.scim_body is not None:
             headers["Content-Type"] = SCIM_CONTENT_TYPE
-            content = json.dumps(scim_body).encode()
-        return self._http.build_request(method, path, params=params, headers=headers, content=content)
+            content = json.dumps(call.scim_body).encode()
+        return self._http.build_request(
+            call.method, call.path, params=call.params, headers=headers, content=content
+        )
 
     def _secret(self) -> str:
         try:

@@ -27,7 +27,7 @@ from tvsync.cli.context import add_stack_arguments, resolve
 from tvsync.cli.output import CliError, console, err_console, plural, print_json, print_table
 from tvsync.core.drift import DriftCategory, DriftItem, DriftReason
 from tvsync.observability import mask_email, mask_value
-from tvsync.services.reconcile import Phase, ReconcileReport
+from tvsync.services.reconcile_report import Phase, ReconcileReport
 from tvsync.settings import ConfigurationError, ReconcileSettings, function_variable
 from tvsync.wiring.reconcile import build_reconciler
 

@@ -9,6 +9,7 @@ table test, and duplicates, retries and reordered events cannot change the answe
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "MIN_NAME_LENGTH",
     "DesiredAccount",
+    "DesiredReason",
     "Presence",
     "SyncConfig",
     "desired_account",
@@ -34,27 +36,68 @@ MIN_NAME_LENGTH: Final = 2
 MAX_NAME_LENGTH: Final = 50
 """TeamViewer v1 rejects names longer than this; counted in UTF-16 code units, see ``display_name``."""
 
-_ENTITLED_STATUSES: Final = frozenset(
-    {
-        OktaUserStatus.ACTIVE,
-        OktaUserStatus.PASSWORD_EXPIRED,
-        OktaUserStatus.LOCKED_OUT,
-        OktaUserStatus.RECOVERY,
-        OktaUserStatus.PROVISIONED,
-    }
-)
+
+class DesiredReason(StrEnum):
+    """Why Okta wants the account it wants (``DesiredAccount.reason``): a closed vocabulary.
+
+    One member per fact that decides: the user's Okta status, their assignment to the app,
+    or why the product leaves them alone. The values keep the form ``okta-status:<status>``
+    and ``not-assigned:<AppUser status>``, so they read as Okta's own words. Only the
+    UNMANAGED ones are ever recorded as they are (``tvsync.core.plan.unmanaged_reason``);
+    every other recorded reason says what the desired state means for the account that
+    exists (``tvsync.core.plan.PlanReason``).
+    """
+
+    # The user may sign in (or is about to): an account, active.
+    ACTIVE = "okta-status:ACTIVE"
+    PASSWORD_EXPIRED = "okta-status:PASSWORD_EXPIRED"  # noqa: S105 - a reason code, not a password
+    LOCKED_OUT = "okta-status:LOCKED_OUT"
+    RECOVERY = "okta-status:RECOVERY"
+    PROVISIONED = "okta-status:PROVISIONED"
+    # Okta revoked the user: the account, if any, inactive.
+    SUSPENDED = "okta-status:SUSPENDED"
+    DEPROVISIONED = "okta-status:DEPROVISIONED"
+    DELETED = "okta-user-deleted"
+    # The user may sign in, but the app does not grant TeamViewer: the account, if any, inactive.
+    NOT_ASSIGNED = "not-assigned"
+    ASSIGNMENT_DEPROVISIONED = "not-assigned:DEPROVISIONED"
+    ASSIGNMENT_INACTIVE = "not-assigned:INACTIVE"
+    ASSIGNMENT_REVOKED = "not-assigned:REVOKED"
+    ASSIGNMENT_SUSPENDED = "not-assigned:SUSPENDED"
+    ASSIGNMENT_UNASSIGNED = "not-assigned:UNASSIGNED"
+    #: An AppUser status this code does not know (Okta adds values over time): fails closed.
+    ASSIGNMENT_UNRECOGNISED = "not-assigned:unrecognised-status"
+    # The product leaves the account alone.
+    STAGED = "staged"
+    NO_EMAIL = "no-email"
+    #: An account the reconciler found no Okta user for (``tvsync.core.orphan``).
+    ORPHAN = "orphan"
+
+
+_ENTITLED_STATUSES: Final[Mapping[OktaUserStatus, DesiredReason]] = {
+    OktaUserStatus.ACTIVE: DesiredReason.ACTIVE,
+    OktaUserStatus.PASSWORD_EXPIRED: DesiredReason.PASSWORD_EXPIRED,
+    OktaUserStatus.LOCKED_OUT: DesiredReason.LOCKED_OUT,
+    OktaUserStatus.RECOVERY: DesiredReason.RECOVERY,
+    OktaUserStatus.PROVISIONED: DesiredReason.PROVISIONED,
+}
 """Users who may still sign in (or are about to): a forgotten password or a lockout is no
 reason to take TeamViewer away, and PROVISIONED users are about to activate."""
 
-_UNASSIGNED_APP_STATUSES: Final = frozenset(
-    {
-        AppAssignmentStatus.DEPROVISIONED,
-        AppAssignmentStatus.INACTIVE,
-        AppAssignmentStatus.REVOKED,
-        AppAssignmentStatus.SUSPENDED,
-        AppAssignmentStatus.UNASSIGNED,
-    }
-)
+_REVOKED_STATUSES: Final[Mapping[OktaUserStatus, DesiredReason]] = {
+    OktaUserStatus.SUSPENDED: DesiredReason.SUSPENDED,
+    OktaUserStatus.DEPROVISIONED: DesiredReason.DEPROVISIONED,
+}
+"""Users Okta has switched off. With ``_ENTITLED_STATUSES`` and STAGED, every Okta status
+(``OktaUser.status`` accepts no other: a status Okta adds later fails validation first)."""
+
+_UNASSIGNED_APP_STATUSES: Final[Mapping[AppAssignmentStatus, DesiredReason]] = {
+    AppAssignmentStatus.DEPROVISIONED: DesiredReason.ASSIGNMENT_DEPROVISIONED,
+    AppAssignmentStatus.INACTIVE: DesiredReason.ASSIGNMENT_INACTIVE,
+    AppAssignmentStatus.REVOKED: DesiredReason.ASSIGNMENT_REVOKED,
+    AppAssignmentStatus.SUSPENDED: DesiredReason.ASSIGNMENT_SUSPENDED,
+    AppAssignmentStatus.UNASSIGNED: DesiredReason.ASSIGNMENT_UNASSIGNED,
+}
 """AppUser states in which Okta itself no longer grants the app.
 
 Every other documented state (ACTIVE, APPROVED, IMPLICIT, IMPORTED, MATCHED, PENDING,
@@ -93,13 +136,13 @@ class DesiredAccount:
     ``email`` is set whenever Okta still knows the user, even when the account is to be
     deactivated, because email is the join key the worker uses to find the account.
     ``name`` is only set for ACTIVE: nothing renames an account that is being switched off.
-    ``reason`` is short and machine-friendly so it can be a metric dimension and a log field.
+    ``reason`` says which fact of Okta's decided it, from a closed vocabulary.
     """
 
     presence: Presence
     email: str | None
     name: str | None
-    reason: str
+    reason: DesiredReason
 
     def __post_init__(self) -> None:
         # An ACTIVE target without an email or name could neither be found nor created; fail
@@ -122,14 +165,15 @@ def desired_account(
     assignments across a suspension).
     """
     if user is None:
-        return DesiredAccount(Presence.INACTIVE, email=None, name=None, reason="okta-user-deleted")
+        return DesiredAccount(Presence.INACTIVE, email=None, name=None, reason=DesiredReason.DELETED)
 
     email = _email(user.profile)
     status = user.status
     if status is OktaUserStatus.STAGED:
-        return DesiredAccount(Presence.UNMANAGED, email=email, name=None, reason="staged")
-    if status not in _ENTITLED_STATUSES:  # SUSPENDED, DEPROVISIONED
-        return DesiredAccount(Presence.INACTIVE, email=email, name=None, reason=f"okta-status:{status}")
+        return DesiredAccount(Presence.UNMANAGED, email=email, name=None, reason=DesiredReason.STAGED)
+    entitled = _ENTITLED_STATUSES.get(status)
+    if entitled is None:  # SUSPENDED, DEPROVISIONED
+        return DesiredAccount(Presence.INACTIVE, email=email, name=None, reason=_REVOKED_STATUSES[status])
 
     unassigned_reason = _unassigned_reason(assignment, config)
     if unassigned_reason is not None:
@@ -138,13 +182,11 @@ def desired_account(
     if email is None:
         # Unreachable with real Okta data (profile.email is required), but without an email
         # the account can be neither found nor created, so touching anything would be a guess.
-        return DesiredAccount(Presence.UNMANAGED, email=None, name=None, reason="no-email")
-    return DesiredAccount(
-        Presence.ACTIVE, email=email, name=display_name(user.profile), reason=f"okta-status:{status}"
-    )
+        return DesiredAccount(Presence.UNMANAGED, email=None, name=None, reason=DesiredReason.NO_EMAIL)
+    return DesiredAccount(Presence.ACTIVE, email=email, name=display_name(user.profile), reason=entitled)
 
 
-def _unassigned_reason(assignment: OktaAppUser | None, config: SyncConfig) -> str | None:
+def _unassigned_reason(assignment: OktaAppUser | None, config: SyncConfig) -> DesiredReason | None:
     """None when the user is assigned to the app, otherwise why not.
 
     An assignment status this code does not know (Okta adds values over time) counts as
@@ -155,14 +197,12 @@ def _unassigned_reason(assignment: OktaAppUser | None, config: SyncConfig) -> st
     if config.app_id is None:
         return None
     if assignment is None:
-        return "not-assigned"
+        return DesiredReason.NOT_ASSIGNED
     try:
         status = AppAssignmentStatus(assignment.status)
     except ValueError:
-        return f"not-assigned:{assignment.status}"
-    if status in _UNASSIGNED_APP_STATUSES:
-        return f"not-assigned:{status}"
-    return None
+        return DesiredReason.ASSIGNMENT_UNRECOGNISED
+    return _UNASSIGNED_APP_STATUSES.get(status)
 
 
 def _email(profile: OktaProfile) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from tvsync.core.desired_state import DesiredAccount, Presence
+from tvsync.core.desired_state import DesiredAccount, DesiredReason, Presence
 from tvsync.core.plan import Need, Operation, Plan, PlanReason
 
 if TYPE_CHECKING:
@@ -70,5 +70,5 @@ def orphan_target(account: TeamViewerAccount | None) -> DesiredAccount:
         Presence.INACTIVE,
         email=account.email if account is not None else None,
         name=None,
-        reason=PlanReason.ORPHAN,
+        reason=DesiredReason.ORPHAN,
     )

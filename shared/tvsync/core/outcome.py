@@ -82,9 +82,13 @@ def is_adoption(
 ) -> bool:
     """Whether a sync that left the user mapped to ``mapped_after`` adopted that account.
 
-    ``mapped_before`` is the account id the user's record held when the sync started (before
-    any interrupted create was settled). An account the sync created (CREATE) is not adopted;
-    a mapping that did not change, or that was dropped, is no adoption either.
+    ``mapped_before`` is the account id the user's record held before the step being judged.
+    For a sync (``tvsync.core.record.record_sync``) that is the record *after* any
+    interrupted create was settled (``SyncStart.previous``), so an account the settling
+    already adopted is not found adopted a second time — the settling says so itself
+    (``SyncStart.settled``). For the settling (``settle_interrupted_create``) it is the
+    record as stored. An account the sync created (CREATE) is not adopted; a mapping that
+    did not change, or that was dropped, is no adoption either.
     """
     return mapped_after is not None and mapped_after != mapped_before and Operation.CREATE not in operations
 

@@ -27,11 +27,12 @@ treats an unclaimed account with unknown ``active`` as a possibly active orphan.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import Enum, StrEnum, auto
 from typing import TYPE_CHECKING, Final, Literal
 
-from tvsync.core.desired_state import Presence
+from tvsync.core.desired_state import DesiredReason, Presence
 
 if TYPE_CHECKING:
     from tvsync.core.desired_state import DesiredAccount
@@ -117,8 +118,11 @@ class Need(Enum):
     CLAIMS = auto()
 
 
-#: ``DesiredAccount.reason``\ s of an UNMANAGED target that are recorded as they are.
-_UNMANAGED_REASONS: Final = frozenset({PlanReason.STAGED, PlanReason.NO_EMAIL})
+#: ``DesiredAccount.reason``\ s of an UNMANAGED target that are recorded, each as its own ``PlanReason``.
+_UNMANAGED_REASONS: Final[Mapping[DesiredReason, PlanReason]] = {
+    DesiredReason.STAGED: PlanReason.STAGED,
+    DesiredReason.NO_EMAIL: PlanReason.NO_EMAIL,
+}
 
 
 _UPDATE_ORDER: Final = (Operation.ACTIVATE, Operation.CHANGE_EMAIL, Operation.RENAME)
@@ -212,7 +216,7 @@ def unmanaged_reason(desired: DesiredAccount) -> PlanReason:
     ``DesiredAccount.reason`` says it (a STAGED user, a user without a usable email); any
     other UNMANAGED target is recorded as ``UNMANAGED``.
     """
-    return PlanReason(desired.reason) if desired.reason in _UNMANAGED_REASONS else PlanReason.UNMANAGED
+    return _UNMANAGED_REASONS.get(desired.reason, PlanReason.UNMANAGED)
 
 
 def _deactivates(desired: DesiredAccount, current: TeamViewerAccount | None) -> bool:

@@ -77,6 +77,17 @@ def _timestamp(epoch: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def _profile(login: str, email: str, first_name: str | None, last_name: str | None) -> dict[str, Any]:
+    """A seeded user's profile: ``displayName`` is the two names joined, None without either."""
+    return {
+        "login": login,
+        "email": email,
+        "firstName": first_name,
+        "lastName": last_name,
+        "displayName": " ".join(p for p in (first_name, last_name) if p) or None,
+    }
+
+
 @dataclass(frozen=True)
 class OktaRateLimit:
     """One fixed-window request bucket for the whole emulated org.
@@ -191,7 +202,7 @@ class OktaEmulator(EmulatorApp):
 
     # ------------------------------------------------------------------ seeding API
 
-    def add_user(
+    def add_user(  # noqa: PLR0913 - the person (email and names), then keyword-only seeding options
         self,
         email: str,
         first_name: str | None,
@@ -212,7 +223,7 @@ class OktaEmulator(EmulatorApp):
                 raise ValueError(f"user {user_id} already exists")
             if self._find_by_login(login) is not None:
                 raise ValueError(f"login {login} already exists")
-            user = self._new_user(user_id, email, first_name, last_name, state, login)
+            user = self._new_user(user_id, state, _profile(login, email, first_name, last_name))
             self._users[user_id] = user
             return copy.deepcopy(user)
 
@@ -234,19 +245,14 @@ class OktaEmulator(EmulatorApp):
                 logins.add(email.casefold())
                 self._next_user += 1
                 user_id = "00u" + _base62(self._next_user, 10) + "tvsEmu7"
-                self._users[user_id] = self._new_user(user_id, email, first_name, last_name, state, email)
+                self._users[user_id] = self._new_user(
+                    user_id, state, _profile(email, email, first_name, last_name)
+                )
                 ids.append(user_id)
             return ids
 
-    def _new_user(
-        self,
-        user_id: str,
-        email: str,
-        first_name: str | None,
-        last_name: str | None,
-        state: OktaUserStatus,
-        login: str,
-    ) -> dict[str, Any]:
+    def _new_user(self, user_id: str, state: OktaUserStatus, profile: dict[str, Any]) -> dict[str, Any]:
+        """A user as Okta returns one, created now in ``state``; ``profile`` from ``_profile``."""
         now = _timestamp(self._clock())
         return {
             "id": user_id,
@@ -258,13 +264,7 @@ class OktaEmulator(EmulatorApp):
             "lastUpdated": now,
             "passwordChanged": None,
             "type": {"id": "otyEmuDefaultType0h7"},
-            "profile": {
-                "login": login,
-                "email": email,
-                "firstName": first_name,
-                "lastName": last_name,
-                "displayName": " ".join(p for p in (first_name, last_name) if p) or None,
-            },
+            "profile": profile,
             "credentials": {"provider": {"type": "OKTA", "name": "OKTA"}},
         }
 

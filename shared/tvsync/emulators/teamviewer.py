@@ -198,7 +198,7 @@ class TeamViewerEmulator(EmulatorApp):
 
     service = "teamviewer"
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only knobs, each set by name; scim_* = what TeamViewer leaves open
         self,
         token: str = "tv-test-token",  # noqa: S107 - a fake credential for a fake server
         *,

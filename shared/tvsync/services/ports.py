@@ -3,8 +3,10 @@
 The synchroniser (``user_sync``), the batch worker (``sqs_batch``) and the reconciler are
 typed against these, never against the adapters: the wiring (``tvsync.wiring``) passes the
 real ones — ``OktaClient``, ``TeamViewerClient``, ``SyncStateStore``, ``EventQueue``, boto3's
-SQS client — and a test may pass in-memory fakes that implement the same methods. Each protocol lists every
-method some service calls, with the adapters' signatures, and nothing else.
+SQS client — and a test may pass in-memory fakes that implement the same methods
+(tests/support/fakes.py; docs/architecture.md tabulates each port with its adapter and its
+fake). Each protocol lists every method some service calls, with the adapters'
+signatures, and nothing else.
 
 Failures cross these seams as ``tvsync.adapters.errors`` classes (and
 ``SecretUnavailableError``): a fake raises them to stand for a refused or failed call.

@@ -23,15 +23,17 @@ Rate limits on either side are waited out by the clients' ``RetryPolicy`` (Okta'
 fails only when a service keeps refusing until the deadline. A failed or cut-short walk
 still queues the creates and updates it found, but no deactivation and no orphan: those
 need the whole picture.
+
+What a run reports — its counts, items and progress, and the error of a run that could not
+finish — is ``tvsync.services.reconcile_report``.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -39,10 +41,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from tvsync.adapters.errors import UpstreamError
 from tvsync.adapters.event_queue import BATCH_SIZE
 from tvsync.adapters.secrets import SecretUnavailableError
-from tvsync.core.drift import FIXABLE, DriftCategory, DriftDetector, DriftItem
+from tvsync.core.drift import DriftDetector, DriftItem
 from tvsync.core.outcome import Outcome
 from tvsync.models.sync_request import SyncRequest
 from tvsync.services.clock import Deadline, utc_now
+from tvsync.services.reconcile_report import Phase, Progress, ReconcileFailedError, ReconcileReport
 
 if TYPE_CHECKING:
     import logging
@@ -60,48 +63,16 @@ if TYPE_CHECKING:
         TeamViewerAccounts,
     )
 
-__all__ = [
-    "EVENT_TYPE",
-    "Phase",
-    "ReconcileFailedError",
-    "ReconcileReport",
-    "Reconciler",
-    "new_run_id",
-    "orphan_group",
-]
+__all__ = ["EVENT_TYPE", "Reconciler", "new_run_id", "orphan_group"]
 
 EVENT_TYPE: Final = "tvsync.reconcile"
 #: Time kept free at the end of a Lambda run to queue what was found and report it.
 LAMBDA_RESERVE_SECONDS: Final = 60.0
 #: How many Okta users pass between two looks at the clock.
 _DEADLINE_CHECK_EVERY: Final = 200
-#: Categories nobody has to act on: left out of the report's item list (they are counted).
-_UNLISTED: Final = frozenset({DriftCategory.IN_SYNC, DriftCategory.IGNORED, DriftCategory.PROTECTED})
 _ORPHAN_PREFIX: Final = "orphan-"
 
 _T = TypeVar("_T")
-
-
-class Phase(StrEnum):
-    """What the reconciler is reading; progress is reported per phase."""
-
-    SYNC_STATE = "sync state records"
-    TEAMVIEWER = "TeamViewer users"
-    OKTA = "Okta users"
-    UNCLAIMED = "unclaimed accounts checked"
-    QUEUED = "sync requests queued"
-
-
-Progress = Callable[[Phase, int], None]
-"""Called with a phase and how many records it has handled so far."""
-
-
-class ReconcileFailedError(RuntimeError):
-    """The run could not finish (or could not queue every fix); the report says how far it got."""
-
-    def __init__(self, report: ReconcileReport) -> None:
-        super().__init__(report.error or f"{report.enqueue_failed} sync requests could not be queued")
-        self.report = report
 
 
 class _OutOfTimeError(Exception):
@@ -111,85 +82,6 @@ class _OutOfTimeError(Exception):
 def orphan_group(teamviewer_id: str) -> str:
     """The message group (and SyncStateTable key) of an orphan deactivation."""
     return f"{_ORPHAN_PREFIX}{teamviewer_id}"
-
-
-@dataclass
-class ReconcileReport:
-    """What one run found and did; counts like TeamViewer's AD connector reports them.
-
-    ``items`` lists every user or account that is not in sync (up to ``max_items``;
-    ``items_omitted`` says how many more there were): the data behind ``--json``.
-    """
-
-    run_id: str
-    started_at: datetime
-    dry_run: bool
-    deactivate_orphans: bool
-    finished_at: datetime | None = None
-    complete: bool = True
-    error: str | None = None
-    teamviewer_users: int = 0
-    okta_users: int = 0
-    counts: dict[DriftCategory, int] = field(default_factory=lambda: dict.fromkeys(DriftCategory, 0))
-    enqueued: int = 0
-    enqueue_failed: int = 0
-    items: list[DriftItem] = field(default_factory=list)
-    items_omitted: int = 0
-
-    @property
-    def drifted(self) -> int:
-        """Users and accounts that differ from Okta's desired state and that someone must act on.
-
-        The ``DriftDetected`` metric. Known conflicts are left out (the worker already
-        counted them as ``Conflicts``), and so is the token owner's account (``protected``),
-        which no Okta user claims in most companies and which never changes.
-        """
-        fixable = sum(self.counts[category] for category in FIXABLE)
-        return fixable + self.counts[DriftCategory.ORPHAN]
-
-    @property
-    def duration_seconds(self) -> float:
-        """How long the run took; 0 until it has finished."""
-        end = self.finished_at or self.started_at
-        return (end - self.started_at).total_seconds()
-
-    def summary(self) -> dict[str, Any]:
-        """Counts only: safe for logs (no emails) and for the Lambda's response."""
-        return {
-            "run_id": self.run_id,
-            "complete": self.complete,
-            "error": self.error,
-            "dry_run": self.dry_run,
-            "deactivate_orphans": self.deactivate_orphans,
-            "teamviewer_users": self.teamviewer_users,
-            "okta_users": self.okta_users,
-            **{category.value: count for category, count in self.counts.items()},
-            "drifted": self.drifted,
-            "enqueued": self.enqueued,
-            "enqueue_failed": self.enqueue_failed,
-            "duration_seconds": round(self.duration_seconds, 3),
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        """Everything, emails included: for the admin running ``tvsync reconcile --json``."""
-        return {
-            **self.summary(),
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-            "items": [
-                {
-                    "category": item.category.value,
-                    "reason": str(item.reason),
-                    "okta_user_id": item.okta_user_id,
-                    "teamviewer_id": item.teamviewer_id,
-                    "email": item.email,
-                    "operations": [op.value for op in item.operations],
-                    "enqueue": item.enqueue,
-                }
-                for item in self.items
-            ],
-            "items_omitted": self.items_omitted,
-        }
 
 
 class Reconciler:
@@ -382,14 +274,8 @@ class Reconciler:
     def _record(self, run: _Run, item: DriftItem | None) -> None:
         if item is None:
             return
-        report = run.report
-        report.counts[item.category] += 1
-        if item.category not in _UNLISTED:
-            if run.max_items is None or len(report.items) < run.max_items:
-                report.items.append(item)
-            else:
-                report.items_omitted += 1
-        if item.enqueue and not report.dry_run:
+        run.report.add(item, max_items=run.max_items)
+        if item.enqueue and not run.report.dry_run:
             run.pending.append(_request(item, run))
             if len(run.pending) >= BATCH_SIZE:
                 self._flush(run)
