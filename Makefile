@@ -13,7 +13,7 @@ DEV_LOCK := requirements-dev.lock.txt
 # The resolver `make lock` uses (from PyPI, into a throwaway venv); bump it deliberately.
 UV_VERSION := 0.13.9
 
-.PHONY: help venv test test-fast lint typecheck cfn-lint pytest bench demo build lock clean
+.PHONY: help venv test test-fast lint typecheck cfn-lint pytest bench demo build package publish lock clean
 
 help:
 	@echo "make demo   - run the whole pipeline locally on embedded AWS and emulators"
@@ -22,12 +22,15 @@ help:
 	@echo "make lint   - ruff + mypy + cfn-lint only"
 	@echo "make bench  - benchmarks (results appended to .tvsync/benchmarks.md)"
 	@echo "make build  - sam build (needs the AWS SAM CLI); the layer is built from $(LAYER_LOCK) and verified"
+	@echo "make package S3_BUCKET=<bucket> - make build, then sam package into that bucket: packaged.yaml"
+	@echo "make publish S3_BUCKET=<bucket> - make package, then sam publish to the AWS Serverless Application Repository"
 	@echo "make lock   - re-resolve $(LAYER_LOCK) and $(DEV_LOCK) (needs PyPI)"
 
 # The venv is (re)built when pyproject.toml or the dev lock changes; a fresh clone needs only
 # Python and pip. Everything comes from the lock, hash-checked - pip, and the setuptools that
 # builds the editable project too (hence no build isolation, which would fetch it unpinned).
-$(STAMP): pyproject.toml $(DEV_LOCK)
+# shared/tvsync/__init__.py holds the version the installed metadata carries.
+$(STAMP): pyproject.toml $(DEV_LOCK) shared/tvsync/__init__.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
@@ -72,6 +75,26 @@ build:
 		exit 1; \
 	fi
 
+# What the AWS Serverless Application Repository takes: the built template with its code,
+# LICENSE and README.md (template.yaml's AWS::ServerlessRepo::Application) uploaded to
+# S3_BUCKET. The bucket is checked first, before anything is built, so a missing one is
+# reported whether or not the SAM CLI is installed; `make build` says when that is missing.
+package:
+	@if [ -z "$(strip $(S3_BUCKET))" ]; then \
+		echo "S3_BUCKET is not set: run make package S3_BUCKET=<bucket>, a bucket of yours in the region you"; \
+		echo "deploy or publish to. sam package uploads the built code, LICENSE and README.md there."; \
+		exit 2; \
+	fi
+	@$(MAKE) --no-print-directory build
+	sam package --template-file .aws-sam/build/template.yaml --s3-bucket "$(strip $(S3_BUCKET))" \
+		--output-template-file packaged.yaml
+
+# The Serverless Application Repository reads the uploaded files itself: S3_BUCKET's policy
+# must allow serverlessrepo.amazonaws.com s3:GetObject. The first run creates the (private)
+# application; a run with a new SemanticVersion adds that version.
+publish: package
+	sam publish --template packaged.yaml
+
 # `make lock` re-resolves after pyproject.toml changed, keeping every pin that still fits;
 # `make lock UPGRADE=1` moves everything to the newest versions allowed.
 # 1. the layer: shared/requirements.txt resolved for Lambda (CPython 3.13, manylinux2014
@@ -93,4 +116,4 @@ lock:
 	@echo "$(LAYER_LOCK) and $(DEV_LOCK) are up to date; review the diff, then make test"
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache packaged.yaml

@@ -27,7 +27,7 @@ from types import ModuleType
 from bench.common import ROOT
 
 #: Run order; a module that does not exist (yet) is skipped.
-BENCHMARKS = ("ingest", "worker", "pipeline", "reconcile")
+BENCHMARKS = ("ingest", "worker", "pipeline", "reconcile", "groups", "okta_oauth")
 #: Where runs are appended by default: beside the local stack's state, outside version control.
 RESULTS = ROOT / ".tvsync" / "benchmarks.md"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import bench.__main__ as bench_main
 import pytest
-from bench import ingest_bench, worker_bench
+from bench import groups_bench, ingest_bench, reconcile_bench, worker_bench
 from bench.common import embedded_aws
 from bench.ingest_bench import Offender, find_offenders, parse_importtime
 
@@ -57,6 +57,50 @@ def test_worker_calls_per_event_stay_within_their_goals() -> None:
         assert scenario.meets_goals, scenario.name
         assert len(scenario.single) == 2, "one event per invocation in the single mode"
     assert "### Worker" in worker_bench.render(result)
+
+
+def test_group_benchmarks_hold_their_call_counts_in_miniature(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m bench --only groups`` at tiny sizes: one member call per membership event
+    once linked, ⌈N/100⌉ member calls for an initial push, and the seeded group drift found."""
+    args = [
+        "--only",
+        "groups",
+        "--groups-membership-users",
+        "4",
+        "--groups-push-members",
+        "250",
+        "--groups-reconcile-groups",
+        str(groups_bench.DRIFT_EVERY),
+        "--groups-reconcile-members",
+        "12",
+        "--groups-reconcile-users",
+        "100",
+        "--no-write",
+    ]
+    assert bench_main.main(args) == 0
+    section = capsys.readouterr().out.split("### Groups", 1)[1]
+    assert "| TeamViewer calls on groups / event | 1 (1.00) | ≤ 1 ✅ |" in section
+    assert "8 `group.user_membership.add|remove` requests" in section
+    assert "| member calls (POST …/members) | 3 = ⌈250/100⌉ ✅ |" in section
+    assert "add members (POST …/members) 3" in section and "create group 1" in section
+    assert (
+        "| group drift found (= seeded ✅) | members-extra 1, members-missing 1, name-differs 1, "
+        "not-linked 1, role-differs 1 |"
+    ) in section
+    assert "| groups checked / drifted | 20 / 5 |" in section
+    assert "| users drifted | 0 (seeded in step) |" in section
+
+
+def test_reconcile_finds_the_seeded_drift_and_asks_okta_about_unclaimed_accounts_in_batches() -> None:
+    # measure() fails unless every drift count matches the seed.
+    measured = reconcile_bench.measure(400, okta_latency=0.0, tv_latency=0.0, unclaimed_share=0.1)
+    assert measured.seeded.unclaimed == 40
+    # The token owner's account is unclaimed too; at most 50 emails a search.
+    assert measured.calls["okta_searches"] == math.ceil((measured.seeded.unclaimed + 1) / 50)
+    assert measured.calls["okta_user_reads"] == 0
+    assert measured.calls["tv_pages"] == math.ceil(measured.seeded.teamviewer_users / 100)
+    section = reconcile_bench.render([measured], command="c", latency=(0.0, 0.0), okta_side_mb=1.0)
+    assert section.startswith("### Reconcile at scale") and "Why TeamViewer is the side held" in section
 
 
 def test_find_offenders_names_new_packages_and_who_imported_them() -> None:

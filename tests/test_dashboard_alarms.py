@@ -39,10 +39,13 @@ from tests.conftest import (
     load_function,
     provision_test_stack,
 )
+from tests.support.fakes import T0
+from tvsync.adapters.event_queue import deduplication_id
 from tvsync.emulators.http import FaultKind, FaultPolicy
 from tvsync.emulators.okta import OktaRateLimit
 from tvsync.emulators.teamviewer import RateLimit, TeamViewerEmulator
 from tvsync.local.template import Resolver, parameter_defaults
+from tvsync.models.sync_request import SyncRequest, group_request_key
 
 Dimensions = frozenset[tuple[str, str]]
 Emitted = dict[str, set[Dimensions]]  # metric name -> the dimension sets it was emitted with
@@ -73,6 +76,7 @@ def emitted(template: dict[str, Any]) -> Emitted:
     with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch, contextlib.redirect_stdout(out):
         aws = provision_test_stack(template)
         _ingest_scenarios(aws, monkeypatch)
+        _group_scenarios(aws, monkeypatch)
         _worker_and_reconcile_scenarios(aws, monkeypatch)
     namespace = _globals_env(template)["POWERTOOLS_METRICS_NAMESPACE"]
     found: Emitted = {}
@@ -100,6 +104,68 @@ def _ingest_scenarios(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = load_function("ingest", aws.env("IngestFunction", EVENT_QUEUE_URL=missing_queue), monkeypatch)
     event = json.loads((ROOT / "events" / "apigw-user-create.json").read_text())
     assert broken.lambda_handler(event, FakeLambdaContext())["statusCode"] == 503
+
+
+#: The pushed group of ``_group_scenarios`` and its member (ids of their own: the tables are shared).
+SUPPORT_GROUP = "00g1support0000000001"
+GAIL = "00u1gail00000000000g1"
+
+
+def _group_scenarios(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pushed group with a role, linked and filled, then a member leaving (the group metrics)."""
+    from tests.support.pipeline import add_assigned, start_pipeline
+
+    tv = TeamViewerEmulator()
+    role = tv.add_role("Supporter")
+    p, servers = start_pipeline(
+        aws, monkeypatch, tv=tv, PUSH_GROUP_IDS=SUPPORT_GROUP, GROUP_ROLE_MAP=f"{SUPPORT_GROUP}={role}"
+    )
+    try:
+        add_assigned(p, "gail.grant@example.com", "Gail", "Grant", user_id=GAIL)
+        # Uuids of its own too: the other scenarios number theirs evt-00001, ... (idempotency).
+        p.enqueue(GAIL, "user.lifecycle.create", uuid="evt-group-member-create")
+        p.drain()
+        p.okta.add_group("Support", group_id=SUPPORT_GROUP)
+        p.okta.add_to_group(SUPPORT_GROUP, GAIL)
+        # GroupsCreated, GroupRolesAssigned, GroupMembersAdded
+        _send(
+            aws,
+            SyncRequest(
+                okta_user_id=group_request_key(SUPPORT_GROUP),
+                okta_group_id=SUPPORT_GROUP,
+                event_uuid="evt-group-push",
+                event_type="group.profile.update",
+                published=T0,
+            ),
+        )
+        p.drain()
+        p.okta.remove_from_group(SUPPORT_GROUP, GAIL)
+        # GroupMembersRemoved
+        _send(
+            aws,
+            SyncRequest(
+                okta_user_id=GAIL,
+                okta_group_id=SUPPORT_GROUP,
+                event_uuid="evt-group-leave",
+                event_type="group.user_membership.remove",
+                published=T0,
+            ),
+        )
+        p.drain()
+        [group] = tv.groups()
+        assert tv.group_members(int(group["id"])) == [], "the scenario must have added and removed"
+    finally:
+        for server in servers:
+            server.close()
+
+
+def _send(aws: Aws, request: SyncRequest) -> None:
+    aws.session.client("sqs").send_message(
+        QueueUrl=aws.queue_url,
+        MessageBody=request.model_dump_json(),
+        MessageGroupId=request.okta_user_id,
+        MessageDeduplicationId=deduplication_id(request),
+    )
 
 
 def _worker_and_reconcile_scenarios(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -413,9 +479,10 @@ def _metric_names_in_source(package: Path) -> set[str]:
                 for keyword in node.keywords:
                     if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
                         names.add(str(keyword.value.value))
+    from tvsync.services.group_outcomes import GROUP_METRICS
     from tvsync.services.sync_outcomes import OPERATION_METRICS
 
-    return names | set(OPERATION_METRICS.values())
+    return names | set(OPERATION_METRICS.values()) | set(GROUP_METRICS.values())
 
 
 # ---------------------------------------------------------------------------- alarm evaluation

@@ -24,7 +24,7 @@ from tests.conftest import ROOT
 from tests.support.markdown import CONTRACTS, cells, contract_logical_ids, section, table_lines, table_rows
 from tvsync.core.desired_state import DesiredReason, Presence, SyncConfig, desired_account
 from tvsync.core.drift import DriftCategory, DriftDetector, DriftItem, DriftReason
-from tvsync.core.event_selection import PROVISIONING_EVENT_TYPES
+from tvsync.core.event_selection import GROUP_EVENT_TYPES, PROVISIONING_EVENT_TYPES
 from tvsync.core.lookup import LookUp, RereadMapped, TrustStored, account_source
 from tvsync.core.outcome import Outcome
 from tvsync.core.plan import (
@@ -224,6 +224,15 @@ def test_the_contract_names_every_function_and_secret(template: dict[str, Any]) 
         placeholder = resources[row[0].strip("`")]["Properties"].get("SecretString")
         if placeholder is not None:
             assert code(placeholder) in row[2], "the placeholder the stack stores"
+
+
+def test_the_readme_subscribes_the_hook_to_every_event_type_the_ingest_acts_on() -> None:
+    """Okta sends only what the hook subscribes to: an event type missing from the README's
+    list is a change the product never hears of, one too many a delivery for nothing."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("**Subscribe to events**")
+    listed = set(re.findall(r"`([a-z_]+(?:\.[a-z_]+)+)`", readme[start : readme.index("\n3. ", start)]))
+    assert listed == PROVISIONING_EVENT_TYPES | GROUP_EVENT_TYPES
 
 
 # ---------------------------------------------------------------------------- sources

@@ -54,7 +54,10 @@ APIGW_TO_OKTA = {
 }
 SQS_FILES = {"sqs-user-create.json", "sqs-app-assignment.json", "sqs-profile-suspend-deactivate.json"}
 EXPECTED_TOP_LEVEL = {*APIGW_TO_OKTA, "apigw-verify.json", "env.json", *SQS_FILES}
-EXPECTED_OKTA = set(APIGW_TO_OKTA.values())
+#: Deliveries without an API Gateway twin: the group story the demo pushes.
+GROUP_ONLY_OKTA = {"07-group-membership.json"}
+EXPECTED_OKTA = set(APIGW_TO_OKTA.values()) | GROUP_ONLY_OKTA
+ENGINEERING = "00g1engineering00001"
 
 ALL_JSON = sorted([*EVENTS_DIR.glob("*.json"), *OKTA_DIR.glob("*.json")])
 OKTA_FILES = sorted(OKTA_DIR.glob("*.json"))
@@ -216,6 +219,11 @@ STORY = {
         ("user.lifecycle.suspend", "SUCCESS", [CAROL]),
         ("group.lifecycle.create", "SUCCESS", []),
     ],
+    "07-group-membership.json": [
+        ("group.user_membership.add", "SUCCESS", [ALICE]),
+        ("group.user_membership.add", "SUCCESS", [FRANK]),
+        ("group.user_membership.remove", "SUCCESS", [DAVE]),
+    ],
 }
 
 
@@ -258,6 +266,34 @@ def test_mixed_batch_group_events_have_the_documented_targets() -> None:
     group_id = membership["target"][1]["id"]
     assert membership["debugContext"]["debugData"]["requestUri"] == f"/api/v1/groups/{group_id}/users/{BOB}"
     assert [t["type"] for t in events["group.lifecycle.create"]["target"]] == ["UserGroup"]
+
+
+def test_group_membership_events_name_the_user_and_the_group_as_okta_does() -> None:
+    """Targets User then UserGroup ([SPEC] LogEvent), the request URI of the membership call,
+    and the legacy type Okta gives each; all about the one group the demo pushes."""
+    for event in _events("07-group-membership.json"):
+        user, group = event["target"]
+        assert (user["type"], group["type"]) == ("User", "UserGroup")
+        assert (group["id"], group["displayName"]) == (ENGINEERING, "Engineering")
+        debug = event["debugContext"]["debugData"]
+        assert debug["requestUri"] == f"/api/v1/groups/{ENGINEERING}/users/{user['id']}"
+        removed = event["eventType"].endswith(".remove")
+        assert event["legacyEventType"] == (
+            "core.user_group_member.user_remove" if removed else "core.user_group_member.user_add"
+        )
+        assert event["displayMessage"] == (
+            "Remove user from group membership" if removed else "Add user to group membership"
+        )
+    [mixed] = [e for e in _events("06-mixed-batch.json") if e["eventType"] == "group.user_membership.add"]
+    assert mixed["target"][1]["id"] == ENGINEERING, "06 and 07 tell one group's story"
+
+
+def test_the_demo_story_plays_every_okta_delivery_in_order() -> None:
+    from tvsync.local.demo_cast import ENGINEERING as PUSHED
+    from tvsync.local.demo_cast import STORY as PLAYED
+
+    assert [name for name, _change in PLAYED] == [path.name for path in OKTA_FILES]
+    assert PUSHED == ENGINEERING
 
 
 def _assert_apigw_shape(event: dict[str, Any], method: str) -> None:

@@ -25,8 +25,11 @@ from samtranslator.translator.translator import Translator
 from tests.conftest import ROOT, Aws, FakeLambdaContext, load_function
 from tests.support.markdown import contract_logical_ids
 from tvsync.cli.check import PLACEHOLDER_PREFIX
+from tvsync.core.groups import GroupConfig
+from tvsync.emulators.teamviewer import TeamViewerEmulator
+from tvsync.models.reconcile_checkpoint import CHECKPOINT_KEY
 from tvsync.observability import NAMESPACE, SERVICE
-from tvsync.settings import FUNCTION_SETTINGS, POWERTOOLS_GLOBALS
+from tvsync.settings import FUNCTION_SETTINGS, POWERTOOLS_GLOBALS, ConfigurationError
 
 
 def test_cfn_lint_reports_no_errors_or_warnings() -> None:
@@ -141,16 +144,34 @@ def test_the_reconciler_runs_on_a_switchable_schedule_with_least_privilege(templ
         "Statement"
     ]
     actions = {action for s in statements for action in _as_list(s["Action"])}
-    # It reads and queues; only the worker writes (TeamViewer, SyncStateTable).
+    # It reads and queues; only the worker writes (TeamViewer, SyncStateTable, GroupStateTable)
+    # — but for the reconciler's own checkpoint, below.
     assert actions == {
         "sqs:SendMessage",
         "dynamodb:Scan",
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
         "secretsmanager:GetSecretValue",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
+
+
+def test_the_reconciler_may_write_its_checkpoint_and_no_other_item(template: dict[str, Any]) -> None:
+    statements = template["Resources"]["ReconcileRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    writes = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
+    granting = [s for s in statements if writes & set(_as_list(s["Action"]))]
+    assert len(granting) == 1
+    [statement] = granting
+    assert set(_as_list(statement["Action"])) == writes
+    assert statement["Resource"] == {"Fn::GetAtt": ["SyncStateTable", "Arn"]}
+    assert statement["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [CHECKPOINT_KEY]}}
 
 
 def test_queues_are_fifo_encrypted_and_redrive_to_the_dlq(template: dict[str, Any]) -> None:
@@ -510,3 +531,147 @@ def test_samconfig_is_part_of_the_project_not_ignored() -> None:
     assert ignored.returncode == 1, (
         "git ignores samconfig.toml: the project's SAM defaults would not be shared"
     )
+
+
+# ---------------------------------------------------------------------------- pushed groups
+
+GROUP_PARAMETERS = ("PushGroupIds", "GroupRoleMap", "DeleteUnpushedGroups")
+ROLE = "9b1e0000-0000-4000-8000-000000000001"
+
+
+def _dynamodb_actions_on(template: dict[str, Any], role_id: str, table: str) -> set[str]:
+    statements = template["Resources"][role_id]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    return {
+        action
+        for s in statements
+        if table in _references(s["Resource"])
+        for action in _as_list(s["Action"])
+        if action.startswith("dynamodb:")
+    }
+
+
+def test_the_group_state_table_is_kept_like_the_sync_state(template: dict[str, Any]) -> None:
+    groups, users = template["Resources"]["GroupStateTable"], template["Resources"]["SyncStateTable"]
+    for key in ("Type", "DeletionPolicy", "UpdateReplacePolicy"):
+        assert groups[key] == users[key], key
+    props = groups["Properties"]
+    for key in ("BillingMode", "PointInTimeRecoverySpecification", "SSESpecification"):
+        assert props[key] == users["Properties"][key], key
+    assert props["KeySchema"] == [{"AttributeName": "okta_group_id", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "okta_group_id", "AttributeType": "S"}]
+    assert template["Outputs"]["GroupStateTableName"]["Value"] == {"Ref": "GroupStateTable"}
+
+
+def test_only_the_worker_writes_the_group_state_and_the_reconciler_reads_it(template: dict[str, Any]) -> None:
+    # The worker scans the links when a user who lost access leaves every linked group.
+    assert _dynamodb_actions_on(template, "WorkerRole", "GroupStateTable") == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Scan",
+    }
+    assert _dynamodb_actions_on(template, "ReconcileRole", "GroupStateTable") == {"dynamodb:Scan"}
+    # A pushed group's members' records are read 100 at a time, by both.
+    for role in ("WorkerRole", "ReconcileRole"):
+        assert "dynamodb:BatchGetItem" in _dynamodb_actions_on(template, role, "SyncStateTable"), role
+    assert _dynamodb_actions_on(template, "IngestRole", "GroupStateTable") == set()
+
+
+def test_the_group_parameters_default_to_todays_behaviour_and_reach_the_functions(
+    template: dict[str, Any],
+) -> None:
+    params = template["Parameters"]
+    assert [params[name]["Default"] for name in GROUP_PARAMETERS] == ["", "", "false"]
+    assert params["DeleteUnpushedGroups"]["AllowedValues"] == ["true", "false"]
+    [group] = [
+        g
+        for g in template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        if set(g["Parameters"]) & set(GROUP_PARAMETERS)
+    ]
+    assert group["Parameters"] == list(GROUP_PARAMETERS)
+    expected = {
+        "IngestFunction": {"PUSH_GROUP_IDS": "PushGroupIds", "GROUP_ROLE_MAP": "GroupRoleMap"},
+        "WorkerFunction": {
+            "PUSH_GROUP_IDS": "PushGroupIds",
+            "GROUP_ROLE_MAP": "GroupRoleMap",
+            "DELETE_UNPUSHED_GROUPS": "DeleteUnpushedGroups",
+        },
+    }
+    expected["ReconcileFunction"] = expected["WorkerFunction"]
+    for function_id, variables in expected.items():
+        environment = template["Resources"][function_id]["Properties"]["Environment"]["Variables"]
+        assert {name: environment[name] for name in variables} == {
+            name: {"Ref": parameter} for name, parameter in variables.items()
+        }, function_id
+        if function_id != "IngestFunction":
+            assert environment["GROUP_STATE_TABLE_NAME"] == {"Ref": "GroupStateTable"}
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "allowed"),
+    [
+        ("PushGroupIds", "", True),
+        ("PushGroupIds", "00g1support0000000001", True),
+        ("PushGroupIds", "00g1support0000000001,00g1sales00000000002", True),
+        ("PushGroupIds", " 00g1support0000000001 , 00g1sales00000000002 ", True),
+        ("PushGroupIds", "00g1support0000000001;00g1sales00000000002", False),
+        ("PushGroupIds", "00g1support0000000001,", False),
+        ("PushGroupIds", "00g-1", False),
+        ("GroupRoleMap", "", True),
+        ("GroupRoleMap", f"00g1support0000000001={ROLE}", True),
+        ("GroupRoleMap", f"00g1support0000000001 = {ROLE.upper()}, 00g1sales00000000002={ROLE}", True),
+        ("GroupRoleMap", "00g1support0000000001", False),
+        ("GroupRoleMap", "00g1support0000000001=Supporter", False),
+        ("GroupRoleMap", f"00g1support0000000001:{ROLE}", False),
+    ],
+)
+def test_the_group_parameters_refuse_at_deploy_what_the_functions_would_refuse(
+    template: dict[str, Any], parameter: str, value: str, allowed: bool
+) -> None:
+    """CloudFormation's pattern is stricter than the functions (role ids must be GUIDs, as
+    TeamViewer's are [PS]); anything it accepts, the functions accept too."""
+    pattern = template["Parameters"][parameter]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is allowed
+    if allowed:
+        push, role_map = (value, "") if parameter == "PushGroupIds" else ("", value)
+        GroupConfig.parse(push, role_map, delete_unpushed=False)
+
+
+def test_the_role_map_accepts_the_role_ids_teamviewer_hands_out(template: dict[str, Any]) -> None:
+    emulator = TeamViewerEmulator()
+    roles = [emulator.add_role(name) for name in ("Supporter", "Admin")]
+    value = ",".join(f"00g1group000000000{n:02d}={role}" for n, role in enumerate(roles))
+    assert re.fullmatch(template["Parameters"]["GroupRoleMap"]["AllowedPattern"], value)
+
+
+def test_with_a_group_pushed_ingest_queues_its_membership_events_as_membership_requests(
+    template: dict[str, Any], aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivery = json.loads((ROOT / "events" / "okta" / "06-mixed-batch.json").read_text())
+    [membership] = [e for e in delivery["data"]["events"] if e["eventType"] == "group.user_membership.add"]
+    [group_id] = [t["id"] for t in membership["target"] if t["type"] == "UserGroup"]
+    event = json.loads((ROOT / "events" / "apigw-mixed-batch.json").read_text())
+    environment = aws.env("IngestFunction", PUSH_GROUP_IDS=group_id)
+    module = load_function("ingest", environment, monkeypatch)
+    assert module.lambda_handler(event, FakeLambdaContext())["statusCode"] == 200
+    queued = {
+        m["Attributes"]["MessageDeduplicationId"]: (m["Attributes"]["MessageGroupId"], json.loads(m["Body"]))
+        for m in aws.drain()
+    }
+    group, body = queued[f"{membership['uuid']}.{group_id}"]
+    user = next(t["id"] for t in membership["target"] if t["type"] == "User")
+    assert (group, body["okta_user_id"], body["okta_group_id"]) == (user, user, group_id)
+    assert all(
+        "okta_group_id" not in b for g, b in queued.values() if b["event_type"] != membership["eventType"]
+    )
+
+
+def test_a_malformed_group_setting_fails_the_cold_start_naming_the_variable(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"GROUP_ROLE_MAP: .*not an oktaGroupId=teamViewerRoleId pair"
+    ):
+        load_function(
+            "ingest", aws.env("IngestFunction", GROUP_ROLE_MAP="00g1support0000000001"), monkeypatch
+        )

@@ -19,4 +19,8 @@ The runtime part is the Lambda layer every function shares (``shared/Makefile`` 
 workstation tooling (``emulators``, ``local``, ``cli``) never leaves the workstation.
 """
 
+# The project's one version (semantic versioning): pyproject.toml reads it from here, and
+# tests/test_release.py holds CHANGELOG.md and template.yaml's Serverless Application
+# Repository metadata to it. Kept here, not read from the installed metadata, because the
+# Lambda layer ships this package without any.
 __version__ = "0.1.0"

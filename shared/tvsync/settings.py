@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cached_property
 from types import MappingProxyType
 from typing import Annotated, Final, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from tvsync.core.groups import GroupConfig
 
 
 class ConfigurationError(RuntimeError):
@@ -85,8 +88,36 @@ class FunctionSettings(BaseModel):
         )
 
 
+def _pushed_group_ids(value: str) -> str:
+    GroupConfig.parse(value, "", delete_unpushed=False)
+    return value
+
+
+def _group_role_map(value: str) -> str:
+    GroupConfig.parse("", value, delete_unpushed=False)
+    return value
+
+
+#: ``PUSH_GROUP_IDS`` and ``GROUP_ROLE_MAP`` are checked each on its own at the cold start,
+#: so a typo fails it with an error that names the variable at fault. ``GroupConfig.parse``
+#: (``tvsync.core.groups``) is the one reading of them; each model's ``group_config`` gives
+#: its result. Unset (or blank), nothing is pushed: the product behaves as without groups.
+PushGroupIds = Annotated[str, AfterValidator(_pushed_group_ids)]
+GroupRoleMap = Annotated[str, AfterValidator(_group_role_map)]
+
+
+def _group_config(
+    push_group_ids: str | None, group_role_map: str | None, *, delete_unpushed: bool
+) -> GroupConfig:
+    return GroupConfig.parse(push_group_ids or "", group_role_map or "", delete_unpushed=delete_unpushed)
+
+
 class IngestSettings(FunctionSettings):
-    """``IngestFunction``: where to queue, and how to authenticate Okta."""
+    """``IngestFunction``: where to queue, how to authenticate Okta, which group events matter.
+
+    Ingest reads the pushed groups only to tell a group's events from the rest: with none
+    pushed (the default) it queues exactly what it always did.
+    """
 
     EVENT_QUEUE_URL: str
     OKTA_HOOK_SECRET_ARN: str
@@ -94,16 +125,29 @@ class IngestSettings(FunctionSettings):
     OKTA_APP_ID: str | None = None
     # After a rotation, the previous hook secret stays valid this long (0: never).
     OKTA_HOOK_SECRET_ROTATION_GRACE_SECONDS: int = Field(default=3600, ge=0)
+    PUSH_GROUP_IDS: PushGroupIds | None = None
+    GROUP_ROLE_MAP: GroupRoleMap | None = None
     # Seconds the hook secret is cached; Powertools' own default is 300.
     POWERTOOLS_PARAMETERS_MAX_AGE: Annotated[int, OVERRIDE] = Field(default=300, ge=1)
 
+    @cached_property
+    def group_config(self) -> GroupConfig:
+        """The pushed groups (ingest never deletes anything, so ``delete_unpushed`` is moot)."""
+        return _group_config(self.PUSH_GROUP_IDS, self.GROUP_ROLE_MAP, delete_unpushed=False)
+
 
 class WorkerSettings(FunctionSettings):
-    """``WorkerFunction``: the queue, the tables, and how to reach Okta and TeamViewer."""
+    """``WorkerFunction``: the queue, the tables, how to reach Okta and TeamViewer, the groups.
+
+    ``GROUP_STATE_TABLE_NAME`` is required like the other tables: the template always creates
+    the table, and a group that stops being pushed is released through the links it keeps
+    even when no group is pushed any more.
+    """
 
     EVENT_QUEUE_URL: str
     IDEMPOTENCY_TABLE_NAME: str
     SYNC_STATE_TABLE_NAME: str
+    GROUP_STATE_TABLE_NAME: str
     TEAMVIEWER_TOKEN_SECRET_ARN: str
     TEAMVIEWER_API_URL: str = Field(default=DEFAULT_TEAMVIEWER_API_URL)
     TEAMVIEWER_SSO_CUSTOMER_ID: str | None = None
@@ -112,7 +156,24 @@ class WorkerSettings(FunctionSettings):
     OKTA_APP_ID: str | None = None
     DRY_RUN: bool = False
     IDEMPOTENCY_EXPIRY_SECONDS: int = Field(default=86_400, ge=60)
+    PUSH_GROUP_IDS: PushGroupIds | None = None
+    GROUP_ROLE_MAP: GroupRoleMap | None = None
+    DELETE_UNPUSHED_GROUPS: bool = False
+    # Users (message groups) converged at once within one invocation. More than the queue's
+    # batch of 10 never run: a FIFO batch holds at most 10 records.
+    WORKER_RECORD_CONCURRENCY: int = Field(default=8, ge=1, le=10)
+    # TeamViewer requests one worker instance sends per second at most; the whole worker sends
+    # at most WorkerMaximumConcurrency times this. At least 1, so no record waits longer for
+    # its turn than WORKER_RECORD_CONCURRENCY seconds.
+    TEAMVIEWER_MAX_REQUESTS_PER_SECOND: float = Field(default=4.0, ge=1, le=1000)
     POWERTOOLS_PARAMETERS_MAX_AGE: Annotated[int, OVERRIDE] = Field(default=300, ge=1)
+
+    @cached_property
+    def group_config(self) -> GroupConfig:
+        """Which Okta groups are pushed, with which roles, and whether released ones are deleted."""
+        return _group_config(
+            self.PUSH_GROUP_IDS, self.GROUP_ROLE_MAP, delete_unpushed=self.DELETE_UNPUSHED_GROUPS
+        )
 
 
 class ReconcileSettings(FunctionSettings):
@@ -121,19 +182,31 @@ class ReconcileSettings(FunctionSettings):
     ``DEACTIVATE_ORPHANS`` opts in to deactivating company accounts no Okta user has;
     ``MAX_ORPHAN_DEACTIVATIONS`` caps how many one run may deactivate, so an Okta answer
     that is empty by mistake (a wrong app id, a token with too few rights) cannot switch off
-    the whole company: above the cap orphans are only reported.
+    the whole company: above the cap orphans are only reported. The group settings are
+    the worker's: the reconciler compares every pushed and every linked group.
     """
 
     EVENT_QUEUE_URL: str
     SYNC_STATE_TABLE_NAME: str
+    GROUP_STATE_TABLE_NAME: str
     TEAMVIEWER_TOKEN_SECRET_ARN: str
     TEAMVIEWER_API_URL: str = Field(default=DEFAULT_TEAMVIEWER_API_URL)
     OKTA_API_TOKEN_SECRET_ARN: str
     OKTA_ORG_URL: str
     OKTA_APP_ID: str | None = None
     DEACTIVATE_ORPHANS: bool = False
+    PUSH_GROUP_IDS: PushGroupIds | None = None
+    GROUP_ROLE_MAP: GroupRoleMap | None = None
+    DELETE_UNPUSHED_GROUPS: bool = False
     MAX_ORPHAN_DEACTIVATIONS: Annotated[int, OVERRIDE] = Field(default=50, ge=0)
     POWERTOOLS_PARAMETERS_MAX_AGE: Annotated[int, OVERRIDE] = Field(default=300, ge=1)
+
+    @cached_property
+    def group_config(self) -> GroupConfig:
+        """Which Okta groups are pushed, with which roles, and whether released ones are deleted."""
+        return _group_config(
+            self.PUSH_GROUP_IDS, self.GROUP_ROLE_MAP, delete_unpushed=self.DELETE_UNPUSHED_GROUPS
+        )
 
 
 #: Each function's settings, by its logical id in template.yaml.

@@ -10,6 +10,7 @@ and the ordering case uses SQS FIFO in moto.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -21,8 +22,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 
 from tests.conftest import Aws
 from tests.support.clocks import LaneClock
-from tvsync.adapters.event_queue import EventQueue, SendOutcome, plan_lanes
-from tvsync.models.sync_request import SyncRequest
+from tvsync.adapters.event_queue import EventQueue, SendOutcome, deduplication_id, plan_lanes
+from tvsync.models.sync_request import SyncRequest, group_request_key
 
 AWS = "https://sqs.us-east-1.amazonaws.com"
 
@@ -310,3 +311,48 @@ def test_a_bug_in_a_lane_is_raised_not_reported_as_an_sqs_failure() -> None:
     queue = EventQueue(ConcurrentSqs(broken), "queue-url", concurrency=4)  # type: ignore[arg-type]
     with pytest.raises(KeyError):
         queue.send(user_requests(users=40, per_user=2))
+
+
+# ---------------------------------------------------------------------------- requests about groups
+
+
+def test_a_membership_request_and_a_user_request_of_one_event_are_both_queued(aws: Aws) -> None:
+    # Same user (so the same message group), same event uuid: SQS would drop the second as
+    # a duplicate if the group were not part of its deduplication id; and the group request
+    # must not collide with the membership request where SQS deduplicates per queue.
+    user = request("00u1alice00000000001", "evt-membership")
+    membership = user.model_copy(update={"okta_group_id": "00g1support0000000001"})
+    group = SyncRequest(
+        okta_user_id=group_request_key("00g1support0000000001"),
+        okta_group_id="00g1support0000000001",
+        event_uuid="evt-membership",
+        event_type="group.profile.update",
+        published=user.published,
+    )
+    outcome = EventQueue(aws.session.client("sqs"), aws.queue_url).send([user, membership, group])
+    assert outcome.complete
+    received = {
+        (
+            m["Attributes"]["MessageGroupId"],
+            m["Attributes"]["MessageDeduplicationId"],
+        ): SyncRequest.model_validate_json(m["Body"])
+        for m in aws.drain()
+    }
+    assert received == {
+        ("00u1alice00000000001", "evt-membership"): user,
+        ("00u1alice00000000001", "evt-membership.00g1support0000000001"): membership,
+        ("group-00g1support0000000001", "evt-membership.group-00g1support0000000001"): group,
+    }
+
+
+def test_a_deduplication_id_stays_within_what_sqs_accepts() -> None:
+    plain = request("00u1", "e" * 128)
+    assert deduplication_id(plain) == "e" * 128, "a request without a group keeps its bare uuid"
+    long = plain.model_copy(update={"okta_group_id": "g" * 64})
+    other = plain.model_copy(update={"okta_group_id": "h" * 64})
+    assert len(deduplication_id(long)) <= 128
+    assert re.fullmatch(r"[0-9a-f]{64}", deduplication_id(long))
+    assert deduplication_id(long) != deduplication_id(other) != deduplication_id(plain)
+    group = long.model_copy(update={"okta_user_id": group_request_key("g" * 64)})
+    assert group.is_group_request and not long.is_group_request and long.is_membership_request
+    assert deduplication_id(group) not in {deduplication_id(long), deduplication_id(plain)}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tvsync.adapters import teamviewer_client
+from tvsync.adapters import scim_paging
 from tvsync.adapters.errors import (
     AuthError,
     ConflictError,
@@ -277,8 +277,8 @@ def test_iter_users_refuses_a_server_that_ignores_start_index() -> None:
 @pytest.mark.parametrize("with_total", [True, False], ids=["total-keeps-growing", "no-total-no-end"])
 def test_iter_users_refuses_a_listing_without_end(monkeypatch: pytest.MonkeyPatch, with_total: bool) -> None:
     """A bounded walk: fresh users forever, with a totalResults always ahead (or none at all)."""
-    monkeypatch.setattr(teamviewer_client, "_WALK_GROWTH_MARGIN", 20)
-    monkeypatch.setattr(teamviewer_client, "MAX_UNCOUNTED_USERS", 30)
+    monkeypatch.setattr(scim_paging, "WALK_GROWTH_MARGIN", 20)
+    monkeypatch.setattr(scim_paging, "MAX_UNCOUNTED_USERS", 30)
     calls: list[int] = []
 
     def pages(start: int, count: int) -> dict[str, Any]:

@@ -18,6 +18,11 @@ from tvsync.emulators.http import EmulatorApp, EmulatorRequest, EmulatorResponse
 from tvsync.emulators.okta import OktaEmulator
 from tvsync.emulators.teamviewer import (
     ALL_PERMISSIONS,
+    GROUPS_CREATE,
+    GROUPS_EDIT,
+    GROUPS_READ,
+    ROLES_ASSIGN,
+    ROLES_VIEW,
     USERS_CREATE,
     USERS_MODIFY,
     USERS_READ,
@@ -26,7 +31,16 @@ from tvsync.emulators.teamviewer import (
 
 TV_TOKEN = "tv-test-token"  # what the aws fixture stores in TeamViewerTokenSecret
 OKTA_TOKEN = "okta-test-token"  # what it stores in OktaApiTokenSecret
-CHECK_COUNT = 14
+CHECK_COUNT = 21
+ENGINEERING = "00g1engineering00001"
+GROUP_CHECKS = {
+    "TeamViewer: may read user groups",
+    "TeamViewer: may create user groups",
+    "TeamViewer: may edit user groups",
+    "TeamViewer: mapped roles exist",
+    "TeamViewer: may assign roles",
+    "Okta: pushed groups readable",
+}
 LINE = re.compile(r"^(?P<mark>[✓✗-]) (?P<name>.+?)  +(?P<detail>.*)$")
 
 
@@ -54,6 +68,20 @@ class Stack:
         path = self.tmp_path / "local-stack.json"
         write_local_state(path, StackContext(source="test stack", functions=functions))
         return path
+
+    def with_groups(self, tv: TeamViewerEmulator | None = None, /, **overrides: str) -> Path:
+        """The state file of a stack that pushes Okta's Engineering group with the role Engineer.
+
+        ``tv`` (default: the stack's) gets the role and a group of its own, so each group
+        check has something to look at; ``overrides`` apply as for ``state_file``.
+        """
+        company = tv or self.tv
+        role = company.add_role("Engineer")
+        company.add_group("Support")
+        if ENGINEERING not in {g["id"] for g in self.okta.groups()}:
+            self.okta.add_group("Engineering", group_id=ENGINEERING)
+        settings = {"PUSH_GROUP_IDS": ENGINEERING, "GROUP_ROLE_MAP": f"{ENGINEERING}={role}", **overrides}
+        return self.state_file(company, **settings)
 
     def put_secret(self, logical_id: str, value: str) -> None:
         self.aws.session.client("secretsmanager").put_secret_value(
@@ -89,8 +117,8 @@ def check(state: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[st
 def test_a_healthy_stack_passes_every_check_and_changes_nothing(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    state = stack.state_file()
-    before = stack.tv.users()
+    state = stack.with_groups()
+    before = stack.tv.users(), stack.tv.groups(), [stack.tv.group_role(g["id"]) for g in stack.tv.groups()]
     code, lines, output = check(state, capsys)
     assert code == 0, output
     assert len(lines) == CHECK_COUNT
@@ -100,11 +128,129 @@ def test_a_healthy_stack_passes_every_check_and_changes_nothing(
     assert "allowed" in lines["TeamViewer: may create users"][1]
     assert "allowed" in lines["TeamViewer: may edit users"][1]
     assert "ACTIVE" in lines["AWS: sync state table"][1]
-    assert stack.tv.users() == before, "the permission probes must not change TeamViewer"
-    writes = [(c.method, c.status) for c in stack.tv.calls if c.method != "GET"]
-    assert writes == [("POST", 400), ("PATCH", 400)]
+    assert "ACTIVE" in lines["AWS: group state table"][1]
+    for name in (
+        "may read user groups",
+        "may create user groups",
+        "may edit user groups",
+        "may assign roles",
+    ):
+        assert lines[f"TeamViewer: {name}"][1].startswith("allowed"), name
+    role = stack.tv.roles()[0]["Id"]
+    assert lines["TeamViewer: mapped roles exist"][1] == f"1 role found: Engineer ({role})"
+    assert lines["Okta: pushed groups readable"][1] == "1 group read: Engineering"
+    after = stack.tv.users(), stack.tv.groups(), [stack.tv.group_role(g["id"]) for g in stack.tv.groups()]
+    assert after == before, "the permission probes must not change TeamViewer"
+    writes = [(c.method, c.path.split("/")[-1], c.status) for c in stack.tv.calls if c.method != "GET"]
+    group_id = stack.tv.groups()[0]["id"]
+    assert writes == [
+        ("POST", "Users", 400),
+        ("PATCH", stack.tv.owner_id, 400),
+        ("POST", "usergroups", 400),  # an empty name: refused, nothing created
+        ("PUT", str(group_id), 200),  # the group's own name: nothing changed
+        ("POST", "usergroup", 400),  # an assignment naming no role and no group
+    ]
     for secret in (TV_TOKEN, OKTA_TOKEN, "sample-hook-secret-for-local-testing"):
         assert secret not in output
+
+
+def test_without_pushed_groups_the_group_checks_are_skipped_and_make_no_group_call(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines, output = check(stack.state_file(), capsys)
+    assert code == 0, output
+    for name in GROUP_CHECKS:
+        assert lines[name] == ("-", "no group pushed (PUSH_GROUP_IDS and GROUP_ROLE_MAP are empty)"), name
+    assert lines["AWS: group state table"][0] == "✓", "the worker needs the table whatever is pushed"
+    assert not [c for c in stack.tv.calls if "/usergroups" in c.path or "/userroles" in c.path]
+    assert not [c for c in stack.okta.calls if c.path.startswith("/api/v1/groups")]
+
+
+@pytest.mark.parametrize(
+    ("missing", "failing", "right"),
+    [
+        (
+            GROUPS_READ,
+            {"TeamViewer: may read user groups", "TeamViewer: may edit user groups"},
+            "User groups: read",
+        ),
+        (GROUPS_CREATE, {"TeamViewer: may create user groups"}, "User groups: create"),
+        (GROUPS_EDIT, {"TeamViewer: may edit user groups"}, "User groups: edit"),
+        (ROLES_VIEW, {"TeamViewer: mapped roles exist"}, "User roles: view"),
+        (ROLES_ASSIGN, {"TeamViewer: may assign roles"}, "User roles: assign"),
+    ],
+)
+def test_a_missing_group_right_fails_its_check_and_names_the_right_to_give(
+    missing: str, failing: set[str], right: str, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines, output = check(
+        stack.with_groups(TeamViewerEmulator(permissions=ALL_PERMISSIONS - {missing})), capsys
+    )
+    assert code != 0
+    assert {name for name, (mark, _) in lines.items() if mark == "✗"} == failing, output
+    [own] = [name for name in failing if "edit" not in name or missing == GROUPS_EDIT]
+    detail = lines[own][1]
+    assert detail.startswith("missing right: the token may not "), detail
+    # The right as TeamViewer's console names it: it publishes no scope strings for groups.
+    assert detail.endswith(f"give the script token the right “{right}”"), detail
+    if missing == GROUPS_READ:
+        assert lines["TeamViewer: may edit user groups"][1].startswith("not checked: no user group readable")
+
+
+def test_a_mapped_role_teamviewer_does_not_have_is_named_with_its_group(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unknown = "9b1e0000-0000-4000-8000-0000000000ff"
+    code, lines, _ = check(stack.with_groups(GROUP_ROLE_MAP=f"{ENGINEERING}={unknown}"), capsys)
+    assert code != 0
+    mark, detail = lines["TeamViewer: mapped roles exist"]
+    assert mark == "✗"
+    assert detail == (
+        f"GROUP_ROLE_MAP names 1 role TeamViewer does not have: {unknown} (for {ENGINEERING}); "
+        "the company has 1 role: Engineer"
+    )
+    assert {name for name, (m, _) in lines.items() if m == "✗"} == {"TeamViewer: mapped roles exist"}
+
+
+def test_a_pushed_group_okta_does_not_have_is_named(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, _ = check(stack.with_groups(PUSH_GROUP_IDS=f"{ENGINEERING},00gNoSuchGroup0001"), capsys)
+    assert code != 0
+    mark, detail = lines["Okta: pushed groups readable"]
+    assert mark == "✗"
+    assert detail.startswith("Okta has no group 00gNoSuchGroup0001; check PUSH_GROUP_IDS and GROUP_ROLE_MAP")
+
+
+def test_an_okta_admin_without_group_rights_is_told_so(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack.okta.forbid("/api/v1/groups")
+    code, lines, _ = check(stack.with_groups(), capsys)
+    assert code != 0
+    mark, detail = lines["Okta: pushed groups readable"]
+    assert mark == "✗" and detail.startswith(f"the token's admin may not read group {ENGINEERING}: ")
+
+
+def test_with_no_user_group_yet_the_edit_probe_is_skipped(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    role = stack.tv.add_role("Engineer")
+    stack.okta.add_group("Engineering", group_id=ENGINEERING)
+    state = stack.state_file(PUSH_GROUP_IDS=ENGINEERING, GROUP_ROLE_MAP=f"{ENGINEERING}={role}")
+    code, lines, output = check(state, capsys)
+    assert code == 0, output
+    assert lines["TeamViewer: may edit user groups"][0] == "-"
+    assert stack.tv.groups() == []
+
+
+def test_a_malformed_group_setting_fails_the_group_checks_with_the_reason(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines, _ = check(stack.state_file(GROUP_ROLE_MAP=f"{ENGINEERING}"), capsys)
+    assert code != 0
+    for name in GROUP_CHECKS:
+        mark, detail = lines[name]
+        assert mark == "✗" and "is not an oktaGroupId=teamViewerRoleId pair" in detail, name
+        assert detail.endswith("the functions would fail to start")
 
 
 def test_a_bad_teamviewer_token_fails_without_showing_the_token(
@@ -185,7 +331,7 @@ def test_a_missing_teamviewer_right_fails_exactly_its_check(
     failed = {name for name, (mark, _) in lines.items() if mark == "✗"}
     assert failed == {failing}, output
     assert "missing right" in lines[failing][1] and missing in lines[failing][1]
-    assert "1 of 14 checks failed" in output
+    assert f"1 of {CHECK_COUNT} checks failed" in output
 
 
 @pytest.mark.parametrize(

@@ -203,3 +203,34 @@ def test_the_table_says_what_happens_to_orphans_and_a_dry_run_never_reads_as_que
         queued = 3 if argv == ["--deactivate-orphans"] else 2  # creates and deactivations (and the ghost)
         assert title.endswith(f"({queued} sync requests queued)")
         assert "Differences (dry run" not in out
+
+
+def test_group_drift_is_a_table_beside_the_users_and_in_the_json(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two pushed groups TeamViewer does not have yet, one of them mapped to a role."""
+    role = pipeline.tv.add_role("Supporter")
+    pipeline.okta.add_group("Support", group_id="00g1support000000001")
+    pipeline.okta.add_group("Design", group_id="00g1designteam000002")
+    monkeypatch.setenv("PUSH_GROUP_IDS", "00g1designteam000002")
+    monkeypatch.setenv("GROUP_ROLE_MAP", f"00g1support000000001={role}")
+    assert main(["reconcile", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "Groups: 2 of 2 pushed or linked groups drifted (dry run: nothing queued)" in out
+    [design] = [line for line in out.splitlines() if "00g1designteam000002" in line]
+    assert "Design" in design and "not-linked" in design
+    assert "not-linked: pushed, without a TeamViewer group" in out
+    report = run_json(capsys, "--dry-run")
+    assert (report["groups_checked"], report["groups_drifted"]) == (2, 2)
+    assert {g["okta_group_id"]: g["reasons"] for g in report["groups"]} == {
+        "00g1designteam000002": ["not-linked"],
+        "00g1support000000001": ["not-linked", "role-differs"],  # created, then its role assigned
+    }
+
+
+def test_without_groups_there_is_no_group_line(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUSH_GROUP_IDS", "")
+    assert main(["reconcile", "--dry-run"]) == 0
+    assert "Groups:" not in capsys.readouterr().out, "nothing pushed, nothing linked: no group line"

@@ -9,8 +9,13 @@ emulator nothing, so every body the emulator sends during the suite is held agai
   ``GET /api/v1/groups/{id}/users`` — a list of ``User``;
 - ``GET /api/v1/apps/{app}/users/{id}`` — ``AppUser``, and ``GET /api/v1/apps/{app}/users`` a
   list of them, with ``_embedded.user`` a ``User`` when ``expand=user`` asked for it;
+- ``GET /api/v1/groups/{id}`` — ``Group``, and ``GET /api/v1/users/{id}/groups`` a list of
+  them; the ``profile`` is the one its ``objectClass`` names [SPEC] (``okta:user_group``: an
+  ``OktaUserGroupProfile``, ``okta:windows_security_principal``: an
+  ``OktaActiveDirectoryGroupProfile``), and a group made in Okta or built in has the first;
 - every 4xx/5xx — the SDK's ``Error``, with the fields Okta's error-code list says every
-  error carries.
+  error carries; except the org authorization server (``/oauth2/…``), which answers in
+  OAuth 2.0's shapes, and a bodiless 401/403 challenge to a service app's token.
 
 ``OktaEmulator.dispatch`` is wrapped once per session, so in-process transports and the
 loopback servers the tests start (whose threads call the same method) are both covered;
@@ -26,10 +31,18 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from okta.models import AppUser, Error, User
+from okta.models import (
+    AppUser,
+    Error,
+    Group,
+    OktaActiveDirectoryGroupProfile,
+    OktaUserGroupProfile,
+    User,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from tests.contracts.okta_sdk import violations
+from tvsync.adapters.okta_client import OktaGroupBody
 from tvsync.emulators.okta import OktaEmulator
 from tvsync.models.okta import OktaAppUser, OktaUser
 
@@ -40,6 +53,14 @@ if TYPE_CHECKING:
 
 #: Violations listed in one failure message; the rest are counted.
 _SHOWN = 20
+
+#: A group's ``objectClass`` decides which profile it has [SPEC].
+GROUP_PROFILES: dict[str, type[BaseModel]] = {
+    "okta:user_group": OktaUserGroupProfile,
+    "okta:windows_security_principal": OktaActiveDirectoryGroupProfile,
+}
+#: Groups made in Okta, and Okta's own (``Everyone``), have Okta's group profile [SPEC].
+_OKTA_GROUP_TYPES = frozenset({"OKTA_GROUP", "BUILT_IN"})
 
 
 class OktaErrorBody(BaseModel):
@@ -89,6 +110,10 @@ class OktaContract:
 def response_violations(request: EmulatorRequest, response: EmulatorResponse) -> list[str]:  # noqa: PLR0911 - one per route
     """Everything wrong with one emulator response, by the SDK model its path calls for."""
     body = response.body
+    if request.path.startswith("/oauth2/"):
+        return _oauth_violations(response)
+    if response.status in (401, 403) and body is None and "WWW-Authenticate" in response.headers:
+        return []  # a bare challenge: a service app's token lacks a scope, or its DPoP proof is refused
     if response.status >= 400:
         return violations(Error, body, ours=OktaErrorBody)
     segments = request.path.strip("/").split("/")
@@ -104,8 +129,40 @@ def response_violations(request: EmulatorRequest, response: EmulatorResponse) ->
             return _app_user(body, embeds_user, "$")
         case ["apps", _, "users"]:
             return _each(body, lambda item, where: _app_user(item, embeds_user, where))
+        case ["groups", _]:
+            return group_violations(body, "$")
+        case ["users", _, "groups"]:
+            return _each(body, group_violations)
         case _:
             return []
+
+
+def _oauth_violations(response: EmulatorResponse) -> list[str]:
+    """The org authorization server answers in OAuth 2.0's shapes (RFC 6749 §5.1, §5.2)."""
+    body = response.body if isinstance(response.body, dict) else {}
+    if response.status >= 400:
+        wanted = ("error", "error_description")
+    else:
+        wanted = ("token_type", "access_token", "expires_in", "scope")
+    return [f"$.{name}: missing from an OAuth 2.0 answer" for name in wanted if name not in body]
+
+
+def group_violations(body: Any, where: str) -> list[str]:
+    """A ``Group`` whose profile is the one its ``objectClass`` names, with what the client reads."""
+    found = violations(Group, body, ours=OktaGroupBody, where=where)
+    if not isinstance(body, dict):
+        return found
+    classes = body.get("objectClass")
+    if not (isinstance(classes, list) and len(classes) == 1 and classes[0] in GROUP_PROFILES):
+        found.append(f"{where}.objectClass: not one group profile class the SDK describes")
+        return found
+    if body.get("type") in _OKTA_GROUP_TYPES and classes != ["okta:user_group"]:
+        found.append(f"{where}.objectClass: a group of type {body.get('type')} has Okta's group profile")
+    profile = body.get("profile")
+    if profile is not None:
+        specific = violations(GROUP_PROFILES[classes[0]], profile, where=f"{where}.profile")
+        found.extend(problem for problem in specific if problem not in found)
+    return found
 
 
 def _each(body: Any, check: Callable[[Any, str], list[str]]) -> list[str]:

@@ -10,8 +10,13 @@ three checks of its own on top of the SDK's strict validation:
 - every value the SDK types as a timestamp must be in Okta's format,
   ``YYYY-MM-DDTHH:mm:ss.SSSZ`` [CORE] — the SDK itself accepts any ISO 8601 form;
 - every field the product's own model requires (``tvsync.models.okta``,
-  ``tvsync.models.okta_hook``) must be present and not null, so what the SDK calls optional
-  is still there for the code that needs it.
+  ``tvsync.models.okta_hook``, the client's group body) must be present and not null, so
+  what the SDK calls optional is still there for the code that needs it.
+
+The spec's ``anyOf`` objects (a group's ``profile``: an Okta group's or an Active Directory
+group's, [SPEC] ``GroupProfile``) come out of the generator as wrappers whose own
+validation accepts anything; a value there must instead pass every check above as one of
+the wrapper's alternatives.
 
 Messages name fields and the kind of fault, never values: bodies carry emails.
 """
@@ -44,6 +49,10 @@ def violations(
     """Everything wrong with ``body`` as an instance of ``sdk_model``; empty when it is right."""
     if not isinstance(body, dict):
         return [f"{where}: expected a JSON object, got {type(body).__name__}"]
+    if alternatives(sdk_model):
+        found: list[str] = []
+        _any_of_check(sdk_model)(body, where, found)
+        return found
     found = _sdk_errors(sdk_model, body, where)
     _walk_model(sdk_model, body, where, found)
     if ours is not None:
@@ -88,8 +97,44 @@ def _check_for(annotation: Any) -> _Check | None:  # noqa: PLR0911 - one return 
     if annotation is datetime:
         return _check_timestamp
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return _model_check(annotation)
+        return _any_of_check(annotation) if alternatives(annotation) else _model_check(annotation)
     return None
+
+
+@cache
+def alternatives(model: type[BaseModel]) -> tuple[type[BaseModel], ...]:
+    """The models an ``anyOf``/``oneOf`` wrapper stands for (none: ``model`` is no wrapper).
+
+    The generator keeps them as ``anyof_schema_<n>_validator`` (or ``oneof_…``) fields
+    beside ``actual_instance``; ``model_validate`` fills none of them from JSON.
+    """
+    fields = model.model_fields
+    if "actual_instance" not in fields:
+        return ()
+    return tuple(
+        nested
+        for name, field in fields.items()
+        if name.startswith(("anyof_schema_", "oneof_schema_"))
+        for nested in _models_in(field.annotation)
+    )
+
+
+def _any_of_check(wrapper: type[BaseModel]) -> _Check:
+    """The value must be one of the wrapper's alternatives; if none fits, the nearest one's faults show."""
+
+    def check(value: Any, where: str, found: list[str]) -> None:
+        if not isinstance(value, dict):
+            found.append(f"{where}: expected a JSON object, got {type(value).__name__}")
+            return
+        verdicts = [violations(option, value, where=where) for option in alternatives(wrapper)]
+        if any(not verdict for verdict in verdicts):
+            return
+        names = ", ".join(option.__name__ for option in alternatives(wrapper))
+        found.append(f"{where}: fits none of {names} (SDK {wrapper.__name__})")
+        nearest = min(verdicts, key=len)
+        found.extend(nearest)
+
+    return check
 
 
 def _first_fitting(options: list[_Check]) -> _Check | None:

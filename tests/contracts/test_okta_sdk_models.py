@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from okta.models import LogEvent, User
+from okta.models import Group, GroupProfile, LogEvent, User
 
-from tests.contracts.okta_payloads import OktaContract
-from tests.contracts.okta_sdk import SDK_GAPS, violations
+from tests.contracts.okta_payloads import OktaContract, group_violations
+from tests.contracts.okta_sdk import SDK_GAPS, alternatives, violations
 from tvsync.emulators.http import EmulatorRequest, EmulatorResponse, FaultKind, FaultPolicy, serve
 from tvsync.emulators.okta import OktaEmulator
 from tvsync.models.okta import OktaUser
@@ -124,6 +124,22 @@ def test_sqs_bodies_carry_okta_data_from_a_delivered_event(path: Path) -> None:
         users = [t.id for t in event.target or () if t.type == "User"]
         assert request["okta_user_id"] in users
         assert record["attributes"]["MessageGroupId"] == request["okta_user_id"]
+
+
+def test_the_sample_group_events_name_their_group_as_okta_does() -> None:
+    """[EH][FY] a group event targets the ``UserGroup`` (``00g…``), a membership event the ``User`` too."""
+    group_events = [
+        event
+        for path in DELIVERIES
+        for _, event in events_of(load(path))
+        if str(event["eventType"]).startswith("group.")
+    ]
+    assert {e["eventType"] for e in group_events} >= {"group.user_membership.add", "group.lifecycle.create"}
+    for event in group_events:
+        groups = [t for t in event["target"] if t["type"] == "UserGroup"]
+        assert len(groups) == 1 and groups[0]["id"].startswith("00g") and len(groups[0]["id"]) == 20
+        users = [t for t in event["target"] if t["type"] == "User"]
+        assert len(users) == (1 if ".user_membership." in event["eventType"] else 0)
 
 
 def test_log_event_device_is_checked_with_the_sdk_log_device() -> None:
@@ -245,3 +261,72 @@ def test_the_sdk_alone_would_accept_an_empty_user() -> None:
     assert User.model_validate_json("{}", strict=True) == User()
     assert violations(User, {}, ours=None) == []
     assert violations(User, {}, ours=OktaUser) != []
+
+
+# ---------------------------------------------------------------- groups
+
+
+@pytest.mark.parametrize("loopback", [False, True], ids=["in-process", "loopback"])
+def test_a_wrong_group_body_is_a_violation_alone_and_in_a_list(
+    emulator: OktaEmulator, okta_contract: OktaContract, monkeypatch: pytest.MonkeyPatch, loopback: bool
+) -> None:
+    group = emulator.add_group("Support")
+    user_id = emulator.users()[0]["id"]
+    emulator.add_to_group(group["id"], user_id)
+    render = emulator._render_group
+
+    def wrong(request: EmulatorRequest, stored: dict[str, Any]) -> dict[str, Any]:
+        body = render(request, stored)
+        body["type"] = "SECURITY"  # not a GroupType
+        body["lastMembershipUpdated"] = "2026-11-02T09:00:00Z"  # no milliseconds
+        body["profile"] = {"description": 7}  # no name, and not a string
+        body["objectClass"] = ["okta:windows_security_principal"]
+        return body
+
+    monkeypatch.setattr(emulator, "_render_group", wrong)
+    assert get(emulator, f"/api/v1/groups/{group['id']}", loopback=loopback).status_code == 200
+    assert get(emulator, f"/api/v1/users/{user_id}/groups", loopback=loopback).status_code == 200
+
+    found = okta_contract.take()
+    one = f"GET /api/v1/groups/{group['id']} -> 200: "
+    assert any(v.startswith(one + "$.type: Input should be") for v in found), found
+    assert one + "$.lastMembershipUpdated: timestamp not in Okta's YYYY-MM-DDTHH:mm:ss.SSSZ format" in found
+    assert one + "$.profile.name: missing, but OktaGroupProfile requires it" in found
+    assert any(v.startswith(one + "$.profile.description: Input should be a valid string") for v in found)
+    listed = f"GET /api/v1/users/{user_id}/groups -> 200: "
+    assert listed + "$[1].profile.name: missing, but OktaGroupProfile requires it" in found
+
+
+def test_the_sdk_alone_would_accept_any_group_profile() -> None:
+    """Why profiles are checked as one of their alternatives: the SDK's anyOf wrapper takes anything."""
+    nonsense = {"id": "00g1", "profile": {"name": 5, "objectClass": ["x"]}}
+    assert Group.model_validate_json(json.dumps(nonsense), strict=True).profile == GroupProfile()
+    assert {m.__name__ for m in alternatives(GroupProfile)} == {
+        "OktaUserGroupProfile",
+        "OktaActiveDirectoryGroupProfile",
+    }
+    found = violations(Group, nonsense)
+    assert found[0] == (
+        "$.profile: fits none of OktaUserGroupProfile, OktaActiveDirectoryGroupProfile (SDK GroupProfile)"
+    ), found
+    assert any(problem.startswith("$.profile.name: Input should be a valid string") for problem in found)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"objectClass": ["okta:ldap_group"]}, "$.objectClass: not one group profile class"),
+        ({"objectClass": None}, "$.objectClass: not one group profile class"),
+        ({"type": "OKTA_GROUP"}, "$.objectClass: a group of type OKTA_GROUP has Okta's group profile"),
+        ({"id": None}, "$.id: missing, but OktaGroupBody requires it"),
+        ({"created": "2026-11-02"}, "$.created: timestamp not in Okta's"),
+        ({"profile": {"name": "Sales", "samAccountName": 1}}, "$.profile.samAccountName: Input should be"),
+        ({"_links": {"users": {"hreff": "x"}}}, "$._links.users.href: Field required"),
+    ],
+)
+def test_the_group_check_catches_what_it_should(change: dict[str, Any], expected: str) -> None:
+    """An imported (Active Directory) group made wrong one field at a time."""
+    stored = OktaEmulator(TOKEN).add_group("Sales", type="APP_GROUP")
+    assert group_violations(stored, "$") == []
+    found = group_violations({**stored, **change}, "$")
+    assert any(problem.startswith(expected) for problem in found), found

@@ -572,8 +572,9 @@ def test_a_long_server_wait_goes_back_to_sqs_as_the_message_delay(
         # with that delay instead of the queue's 6-minute visibility timeout.
         sqs = aws.session.client("sqs")
         assert sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10).get("Messages") is None
-        state = p.state(second) or p.state(first)
-        assert state is not None and state.last_outcome == "retrying"
+        # The two users run side by side: either may have been the one refused.
+        outcomes = {getattr(p.state(user), "last_outcome", None) for user in (first, second)}
+        assert outcomes == {"applied", "retrying"}
         assert p.dlq_count() == 0
     finally:
         for server in servers:

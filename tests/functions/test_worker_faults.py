@@ -112,6 +112,9 @@ def test_once_teamviewer_throttles_the_rest_of_the_batch_is_not_started(
     """The limit belongs to the token: trying the next records would only be refused as well."""
     tv, retry_after = throttled_teamviewer(requests_per_second=0.1)  # 10 s: back to SQS at once
     p, sqs = start_with_recorded_sqs(aws, monkeypatch, servers, tv)
+    # One record after another, so exactly which records started is known; users side by
+    # side: tests/unit/services/test_sqs_batch_concurrency.py.
+    monkeypatch.setattr(p.worker.worker, "record_concurrency", 1)
     spend_the_token(p, servers)
     users = [add_assigned(p, f"user{n}@example.com", "User", f"Number{n}") for n in range(3)]
     for user in users:

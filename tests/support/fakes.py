@@ -3,10 +3,16 @@
 Each fake keeps the behaviours the synchroniser, the batch worker and the reconciler depend
 on, and nothing more:
 
-- ``FakeOkta``: users and app assignments; ``get_user`` answers by id or, like Okta, by
-  login in any letter case; a plain ``iter_users`` leaves DEPROVISIONED users out and the
+- ``FakeOkta``: users, app assignments and groups; ``get_user`` answers by id or, like Okta,
+  by login in any letter case; a plain ``iter_users`` leaves DEPROVISIONED users out and the
   ``status eq "DEPROVISIONED"`` filter lists them [SPEC]; ``find_by_email`` ignores case
-  and prefers a user who is not DEPROVISIONED.
+  and prefers a user who is not DEPROVISIONED, and so does ``find_by_emails`` for many
+  addresses at once; ``iter_app_user_pages`` and ``iter_user_pages`` page by id with a
+  cursor, and a cursor of another list is refused (``InvalidError``) as the client refuses
+  it. Groups as the client reads them: a deleted
+  group reads as None and holds nobody, a deleted user is in no group; the built-in
+  ``Everyone`` (``everyone_id``) holds every user; a deactivated user keeps their
+  memberships [DEACT-KB], a deleted one loses them; lists come ordered by id.
 - ``FakeTeamViewer``: one company behind one script token, plus accounts outside it.
   ``find_by_email`` is TeamViewer's case-sensitive ``userName eq`` filter [SCIM] (a server
   that follows RFC 7643 and ignores case is one flag away); ``find_by_email_casefold`` scans
@@ -14,11 +20,17 @@ on, and nothing more:
   does. Emails are unique across all of TeamViewer ignoring case, inside and outside the
   company [OKTA-KB]: a taken one is refused with ``ConflictError``. An account that left
   the company reads as None and refuses updates with 404 (``InvalidError``). ``active`` may
-  be left out (None) as SCIM allows (RFC 7643 §4.1.1).
+  be left out (None) as SCIM allows (RFC 7643 §4.1.1). User groups and roles (``TeamViewerGroups``)
+  answer as the client does over the emulator: a name taken in any letter case is a
+  ``ConflictError``, a gone group 404 (``InvalidError``; ``get_group`` None, ``delete_group``
+  done), an account outside the company or an unknown role 400 (``InvalidError``), more than
+  100 ids a member call ``ValueError``; adding a member twice or removing a non-member
+  changes nothing and succeeds.
 - ``FakeSyncStateStore``: ``SyncStateStore``'s semantics — ``put`` replaces, while
   ``record_outcome`` and ``mark_pending_create`` set only their fields (creating the record
   when missing), reasons are stored masked, and ``find_by_email`` ignores case.
 - ``FakeEventQueue``: what ``EventQueue.send`` reports, with users whose requests fail.
+- ``FakeCheckpointStore``: the reconciler's one checkpoint, as ``CheckpointStore`` keeps it.
 - ``SettableClock`` / ``SettableMonotonic`` / ``ClockedLambdaContext``: time that moves only
   when a test moves it.
 
@@ -33,7 +45,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -41,7 +53,11 @@ from typing import TYPE_CHECKING, Any, cast
 from tvsync.adapters.errors import ConflictError, InvalidError, TransientError
 from tvsync.adapters.event_queue import SendOutcome
 from tvsync.adapters.teamviewer_client import TokenOwner
+from tvsync.adapters.teamviewer_groups import TeamViewerRole, member_batch
+from tvsync.models.groups import MAX_GROUP_NAME, GroupLink, OktaGroup, TeamViewerGroup
 from tvsync.models.okta import OktaAppUser, OktaUser, OktaUserStatus
+from tvsync.models.okta_page import OktaPage
+from tvsync.models.reconcile_checkpoint import ReconcileCheckpoint
 from tvsync.models.sync_request import SyncRequest
 from tvsync.models.sync_state import SyncState
 from tvsync.models.teamviewer import TeamViewerAccount
@@ -54,7 +70,9 @@ __all__ = [
     "T0",
     "Call",
     "ClockedLambdaContext",
+    "FakeCheckpointStore",
     "FakeEventQueue",
+    "FakeGroupStateStore",
     "FakeOkta",
     "FakeSyncStateStore",
     "FakeTeamViewer",
@@ -129,13 +147,22 @@ class _Recorder:
 
 
 class FakeOkta(_Recorder):
-    """An Okta org (``OktaReader``): users by id, and assignments to apps."""
+    """An Okta org (``OktaReader`` and the group reads): users by id, assignments to apps, groups.
+
+    Group ids are ``00g`` and five digits in creation order, ``Everyone`` first, like the
+    emulator's ids sort in creation order.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._users: dict[str, dict[str, Any]] = {}
         self._assignments: dict[tuple[str, str], str] = {}
         self._next = 1
+        self._groups: dict[str, OktaGroup] = {}
+        self._members: dict[str, set[str]] = {}
+        self._next_group = 1
+        #: The built-in group every user is in; it cannot be renamed, deleted or edited.
+        self.everyone_id = self.add_group("Everyone", type="BUILT_IN")
 
     # -- seeding and changes, as an Okta admin makes them
 
@@ -177,8 +204,52 @@ class FakeOkta(_Recorder):
         self._users[user_id]["profile"].update(fields)
 
     def delete_user(self, user_id: str) -> None:
+        """The user's assignments and group memberships end with them."""
         del self._users[user_id]
         self._drop_assignments(user_id)
+        for members in self._members.values():
+            members.discard(user_id)
+
+    def add_group(self, name: str, *, group_id: str | None = None, type: str = "OKTA_GROUP") -> str:
+        """A group without members; returns its id (``type`` as Okta's: OKTA_GROUP, APP_GROUP, BUILT_IN)."""
+        if not name:
+            raise ValueError("a group needs a name")
+        group_id = group_id or f"00g{self._next_group:05d}"
+        self._next_group += 1
+        if group_id in self._groups:
+            raise ValueError(f"group {group_id} already exists")
+        self._groups[group_id] = OktaGroup(id=group_id, name=name, type=type)
+        if type != "BUILT_IN":
+            self._members[group_id] = set()
+        return group_id
+
+    def add_to_group(self, group_id: str, user_id: str) -> None:
+        """Make a user a member; a member stays one."""
+        if user_id not in self._users:
+            raise KeyError(f"unknown user {user_id}")
+        self._editable(group_id).add(user_id)
+
+    def remove_from_group(self, group_id: str, user_id: str) -> None:
+        """End a membership; removing someone who is not a member changes nothing."""
+        self._editable(group_id).discard(user_id)
+
+    def rename_group(self, group_id: str, name: str) -> None:
+        group = self._require_group(group_id)
+        if group.type == "BUILT_IN" or not name:
+            raise ValueError(f"group {group_id} cannot be named {name!r}")
+        self._groups[group_id] = group.model_copy(update={"name": name})
+
+    def delete_group(self, group_id: str) -> None:
+        """Delete a group and its memberships; the built-in group cannot be deleted."""
+        if self._require_group(group_id).type == "BUILT_IN":
+            raise ValueError(f"the built-in group {group_id} cannot be deleted")
+        del self._groups[group_id]
+        del self._members[group_id]
+
+    def group_members(self, group_id: str) -> list[str]:
+        """The ids of a group's members, ordered (as an admin sees them, no call recorded)."""
+        self._require_group(group_id)
+        return sorted(self._member_ids(group_id))
 
     # -- OktaReader
 
@@ -223,7 +294,97 @@ class FakeOkta(_Recorder):
             if app == app_id:
                 yield OktaAppUser(id=user_id, status=status), OktaUser.model_validate(self._users[user_id])
 
+    def find_by_emails(self, emails: Iterable[str]) -> dict[str, OktaUser]:
+        wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
+        self._enter("find_by_emails", tuple(wanted))
+        found: dict[str, OktaUser] = {}
+        for key in wanted:
+            owners = [
+                OktaUser.model_validate(u)
+                for u in self._users.values()
+                if u["profile"]["email"].strip().lower() == key
+            ]
+            live = [u for u in owners if u.status is not OktaUserStatus.DEPROVISIONED]
+            if owners:
+                found[key] = (live or owners)[0]
+        return found
+
+    def iter_app_user_pages(
+        self, app_id: str, *, page_size: int = 200, cursor: str | None = None
+    ) -> Iterator[OktaPage[tuple[OktaAppUser, OktaUser]]]:
+        self._enter("iter_app_user_pages", app_id, cursor)
+        ids = sorted(user_id for app, user_id in self._assignments if app == app_id)
+
+        def item(user_id: str) -> tuple[OktaAppUser, OktaUser] | None:
+            status = self._assignments.get((app_id, user_id))
+            if status is None:
+                return None
+            return OktaAppUser(id=user_id, status=status), OktaUser.model_validate(self._users[user_id])
+
+        yield from _cursor_pages(f"app:{app_id}", ids, item, page_size, cursor, "list_app_users")
+
+    def iter_user_pages(
+        self, *, page_size: int = 200, filter: str | None = None, cursor: str | None = None
+    ) -> Iterator[OktaPage[OktaUser]]:
+        self._enter("iter_user_pages", filter, cursor)
+        if filter not in (None, 'status eq "DEPROVISIONED"'):
+            raise NotImplementedError(f"FakeOkta does not evaluate the filter {filter!r}")
+        deprovisioned = filter is not None
+
+        def item(user_id: str) -> OktaUser | None:
+            raw = self._users.get(user_id)
+            if raw is None:
+                return None
+            user = OktaUser.model_validate(raw)
+            return user if (user.status is OktaUserStatus.DEPROVISIONED) == deprovisioned else None
+
+        ids = sorted(self._users)
+        yield from _cursor_pages(f"users:{filter}", ids, item, page_size, cursor, "list_users")
+
+    # -- group reads
+
+    def get_group(self, group_id: str) -> OktaGroup | None:
+        self._enter("get_group", group_id)
+        return self._groups.get(group_id)
+
+    def iter_group_users(self, group_id: str, *, page_size: int = 200) -> Iterator[OktaUser]:
+        """Every member, DEPROVISIONED ones included [DEACT-KB]; a deleted group holds nobody."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self._enter("iter_group_users", group_id)
+        if group_id not in self._groups:
+            return
+        for user_id in sorted(self._member_ids(group_id)):
+            yield OktaUser.model_validate(self._users[user_id])
+
+    def iter_user_groups(self, user_id: str) -> Iterator[OktaGroup]:
+        """The user's (by id or login) groups, ``Everyone`` included; a deleted user is in none."""
+        self._enter("iter_user_groups", user_id)
+        raw = self._users.get(user_id) or self._by_login(user_id)
+        if raw is None:
+            return
+        for group_id in sorted(self._groups):
+            if raw["id"] in self._member_ids(group_id):
+                yield self._groups[group_id]
+
     # -- internals
+
+    def _require_group(self, group_id: str) -> OktaGroup:
+        group = self._groups.get(group_id)
+        if group is None:
+            raise KeyError(f"unknown group {group_id}")
+        return group
+
+    def _editable(self, group_id: str) -> set[str]:
+        if self._require_group(group_id).type == "BUILT_IN":
+            raise ValueError(f"the memberships of the built-in group {group_id} are managed by Okta")
+        return self._members[group_id]
+
+    def _member_ids(self, group_id: str) -> Collection[str]:
+        """The built-in group holds every user; any other group its recorded members."""
+        if self._groups[group_id].type == "BUILT_IN":
+            return self._users.keys()
+        return self._members[group_id]
 
     def _by_login(self, login: str) -> dict[str, Any] | None:
         """Okta matches logins ignoring case."""
@@ -246,6 +407,32 @@ class _Account:
     in_company: bool = True
 
 
+@dataclass
+class _Group:
+    id: int
+    name: str
+    members: set[int] = field(default_factory=set)
+    role_id: str | None = None
+
+
+#: The fake's first user group id: above 2**32, as the emulator's, so no test leans on small ids.
+FIRST_GROUP_ID = 5_000_000_001
+#: TeamViewer's write operations, user and group ones: what ``FakeTeamViewer.writes`` lists.
+_WRITES = frozenset(
+    {
+        "create",
+        "update",
+        "create_group",
+        "rename_group",
+        "delete_group",
+        "add_group_members",
+        "remove_group_members",
+        "assign_group_role",
+        "unassign_group_role",
+    }
+)
+
+
 class FakeTeamViewer(_Recorder):
     """The token owner's TeamViewer company (``TeamViewerAccounts``), and accounts outside it.
 
@@ -253,6 +440,8 @@ class FakeTeamViewer(_Recorder):
     that follows RFC 7643 (``userName`` is ``caseExact: false``) would; TeamViewer does not
     [SCIM]. ``omit_active``: leave ``active`` out (None) — of every account (True) or of
     the ids given. ``monotonic``: the clock the scan's deadline is compared with.
+    ``group_names_ignore_case``: a group name differing from a taken one only in letter case
+    is taken too (the emulator's default; TeamViewer does not say).
     """
 
     OWNER_EMAIL = "admin@example.test"
@@ -263,13 +452,18 @@ class FakeTeamViewer(_Recorder):
         filter_ignores_case: bool = False,
         omit_active: bool | frozenset[str] = False,
         monotonic: Callable[[], float] = time.monotonic,
+        group_names_ignore_case: bool = True,
     ) -> None:
         super().__init__()
         self.filter_ignores_case = filter_ignores_case
         self.omit_active = omit_active
+        self.group_names_ignore_case = group_names_ignore_case
         self._monotonic = monotonic
         self._accounts: dict[str, _Account] = {}
         self._next = 1_000_001
+        self._groups: dict[int, _Group] = {}
+        self._next_group = FIRST_GROUP_ID
+        self._roles: dict[str, str] = {}
         self.owner_id = self._insert(self.OWNER_EMAIL, "Company Admin", in_company=True).id
 
     # -- seeding and inspection, as an admin sees TeamViewer
@@ -284,7 +478,11 @@ class FakeTeamViewer(_Recorder):
         self._insert(email, name, in_company=False)
 
     def remove_from_company(self, account_id: str) -> None:
+        """The account becomes a free one, and so leaves every group: members are company accounts."""
         self._accounts[account_id].in_company = False
+        number = int(account_id.removeprefix("u"))
+        for group in self._groups.values():
+            group.members.discard(number)
 
     def edit(self, account_id: str, **fields: Any) -> None:
         """An edit made in TeamViewer itself, behind the product's back."""
@@ -301,7 +499,62 @@ class FakeTeamViewer(_Recorder):
         return [_account(a, a.active) for a in self._company()]
 
     def writes(self) -> list[Call]:
-        return [c for c in self.calls if c.operation in {"create", "update"}]
+        """Every write sent to TeamViewer, user and group ones, in order."""
+        return [c for c in self.calls if c.operation in _WRITES]
+
+    # -- user groups and roles, as an admin makes and sees them in TeamViewer (no call recorded)
+
+    def add_role(self, name: str) -> str:
+        """A user role; returns its id, a GUID as TeamViewer's are."""
+        role_id = f"9b1e0000-0000-4000-8000-{len(self._roles) + 1:012x}"
+        self._roles[role_id] = name
+        return role_id
+
+    def add_group(self, name: str, *, members: Iterable[int] = (), role_id: str | None = None) -> int:
+        """A user group made in TeamViewer (``ValueError`` for a bad or taken name); returns its id."""
+        if not 1 <= len(name) <= MAX_GROUP_NAME or self._group_named(name, None) is not None:
+            raise ValueError(f"bad or taken group name: {name!r}")
+        group = _Group(id=self._next_group, name=name, role_id=role_id)
+        self._next_group += 1
+        self._groups[group.id] = group
+        self.set_group_members(group.id, members)
+        return group.id
+
+    def set_group_members(self, group_id: int, numbers: Iterable[int]) -> None:
+        """Replace the group's members by hand (company accounts only, any number)."""
+        wanted = set(numbers)
+        outside = sorted(n for n in wanted if not self._in_company(n))
+        if outside:
+            raise ValueError(f"not company accounts: {outside}")
+        self._groups[group_id].members = wanted
+
+    def set_group_name(self, group_id: int, name: str) -> None:
+        """A rename made in TeamViewer, behind the product's back (TeamViewer's name rules hold)."""
+        if not 1 <= len(name) <= MAX_GROUP_NAME or self._group_named(name, group_id) is not None:
+            raise ValueError(f"bad or taken group name: {name!r}")
+        self._groups[group_id].name = name
+
+    def set_group_role(self, group_id: int, role_id: str | None) -> None:
+        """A role assigned (or, with None, unassigned) in TeamViewer, behind the product's back."""
+        if role_id is not None and role_id not in self._roles:
+            raise KeyError(role_id)
+        self._groups[group_id].role_id = role_id
+
+    def remove_group(self, group_id: int) -> None:
+        """A group deleted in TeamViewer."""
+        del self._groups[group_id]
+
+    def groups(self) -> list[TeamViewerGroup]:
+        return [
+            TeamViewerGroup(id=g.id, name=g.name) for g in sorted(self._groups.values(), key=lambda g: g.id)
+        ]
+
+    def members_of(self, group_id: int) -> list[int]:
+        """The group's member account numbers, ascending."""
+        return sorted(self._groups[group_id].members)
+
+    def role_of(self, group_id: int) -> str | None:
+        return self._groups[group_id].role_id
 
     # -- TeamViewerAccounts
 
@@ -329,9 +582,11 @@ class FakeTeamViewer(_Recorder):
         return None
 
     def iter_users(
-        self, page_size: int = SCAN_PAGE_SIZE, *, deadline: float | None = None
+        self, page_size: int = SCAN_PAGE_SIZE, *, deadline: float | None = None, workers: int = 1
     ) -> Iterator[TeamViewerAccount]:
-        self._enter("iter_users")
+        if not 1 <= workers <= 8:  # the client's bound (scim_paging.MAX_WORKERS)
+            raise ValueError("workers must be between 1 and 8")
+        self._enter("iter_users", workers)
         return self._pages(page_size, deadline)
 
     def create(self, email: str, name: str) -> TeamViewerAccount:
@@ -372,6 +627,117 @@ class FakeTeamViewer(_Recorder):
         owner = self._accounts[self.owner_id]
         return TokenOwner(id=owner.id, email=owner.email, name=owner.name)
 
+    # -- TeamViewerGroups
+
+    def iter_groups(self, *, page_size: int | None = None) -> Iterator[TeamViewerGroup]:
+        self._enter("iter_groups")
+        yield from self.groups()
+
+    def get_group(self, group_id: int) -> TeamViewerGroup | None:
+        self._enter("get_group", group_id)
+        group = self._groups.get(group_id)
+        return None if group is None else TeamViewerGroup(id=group.id, name=group.name)
+
+    def find_group_by_name(self, name: str) -> TeamViewerGroup | None:
+        """The exact spelling first, else one differing only in case, as the client looks."""
+        self._enter("find_group_by_name", name)
+        ordered = sorted(self._groups.values(), key=lambda g: g.id)
+        found = next((g for g in ordered if g.name == name), None) or next(
+            (g for g in ordered if g.name.casefold() == name.casefold()), None
+        )
+        return None if found is None else TeamViewerGroup(id=found.id, name=found.name)
+
+    def create_group(self, name: str) -> TeamViewerGroup:
+        _check_group_name(name)
+        fault = self._enter("create_group", name)
+        if self._group_named(name, None) is not None:
+            raise _group_conflict("create_group")
+        group = _Group(id=self._next_group, name=name)
+        self._next_group += 1
+        self._groups[group.id] = group
+        if fault is not None:
+            raise fault.error
+        return TeamViewerGroup(id=group.id, name=group.name)
+
+    def rename_group(self, group_id: int, name: str) -> None:
+        _check_group_name(name)
+        fault = self._enter("rename_group", group_id, name)
+        group = self._group(group_id, "rename_group")
+        if self._group_named(name, group_id) is not None:
+            raise _group_conflict("rename_group")
+        group.name = name
+        if fault is not None:
+            raise fault.error
+
+    def delete_group(self, group_id: int) -> None:
+        fault = self._enter("delete_group", group_id)
+        self._groups.pop(group_id, None)  # already gone: done, as the client reads a 404
+        if fault is not None:
+            raise fault.error
+
+    def iter_group_members(self, group_id: int, *, page_size: int | None = None) -> Iterator[int]:
+        self._enter("iter_group_members", group_id)
+        yield from sorted(self._group(group_id, "list_group_members").members)
+
+    def add_group_members(self, group_id: int, numbers: Sequence[int]) -> None:
+        batch = member_batch(numbers)
+        if not batch:
+            return  # the client sends nothing at all
+        fault = self._enter("add_group_members", group_id, tuple(batch))
+        group = self._group(group_id, "add_group_members")
+        if not all(self._in_company(n) for n in batch):
+            raise InvalidError(
+                "teamviewer",
+                "add_group_members",
+                "invalid_request: account must be member of the company associated with the API token",
+                status=400,
+            )
+        group.members.update(batch)
+        if fault is not None:
+            raise fault.error
+
+    def remove_group_members(self, group_id: int, numbers: Sequence[int]) -> None:
+        batch = member_batch(numbers)
+        if not batch:
+            return
+        fault = self._enter("remove_group_members", group_id, tuple(batch))
+        self._group(group_id, "remove_group_members").members.difference_update(batch)
+        if fault is not None:
+            raise fault.error
+
+    def group_role(self, group_id: int) -> str | None:
+        self._enter("group_role", group_id)
+        return self._group(group_id, "get_group_role").role_id
+
+    def assign_group_role(self, group_id: int, role_id: str) -> None:
+        if not role_id:
+            raise ValueError("a role id is required")
+        fault = self._enter("assign_group_role", group_id, role_id)
+        group = self._groups.get(group_id)
+        if group is None or role_id not in self._roles:
+            raise InvalidError(
+                "teamviewer", "assign_group_role", "invalid_request: no such user group or role", status=400
+            )
+        group.role_id = role_id
+        if fault is not None:
+            raise fault.error
+
+    def unassign_group_role(self, group_id: int) -> None:
+        fault = self._enter("unassign_group_role", group_id)
+        group = self._groups.get(group_id)
+        if group is None:
+            raise InvalidError(
+                "teamviewer", "unassign_group_role", "invalid_request: no such user group", status=400
+            )
+        group.role_id = None
+        if fault is not None:
+            raise fault.error
+
+    def iter_roles(self) -> Iterator[TeamViewerRole]:
+        self._enter("iter_roles")
+        for role_id, name in list(self._roles.items()):
+            yield TeamViewerRole(id=role_id, name=name)
+
     # -- internals
 
     def _pages(self, page_size: int, deadline: float | None) -> Iterator[TeamViewerAccount]:
@@ -406,6 +772,24 @@ class FakeTeamViewer(_Recorder):
     def _company(self) -> list[_Account]:
         return [a for a in self._accounts.values() if a.in_company]
 
+    def _in_company(self, number: int) -> bool:
+        account = self._accounts.get(f"u{number}")
+        return account is not None and account.in_company
+
+    def _group(self, group_id: int, operation: str) -> _Group:
+        group = self._groups.get(group_id)
+        if group is None:
+            raise InvalidError(
+                "teamviewer", operation, f"not_found: User group {group_id} not found", status=404
+            )
+        return group
+
+    def _group_named(self, name: str, own_id: int | None) -> _Group | None:
+        """The other group whose name this one would collide with (in any case, unless told otherwise)."""
+        fold = str.casefold if self.group_names_ignore_case else str
+        key = fold(name)
+        return next((g for g in self._groups.values() if g.id != own_id and fold(g.name) == key), None)
+
     def _view(self, account: _Account) -> TeamViewerAccount:
         omit = self.omit_active
         hidden = omit is True or (not isinstance(omit, bool) and account.id in omit)
@@ -414,6 +798,65 @@ class FakeTeamViewer(_Recorder):
 
 def _account(account: _Account, active: bool | None) -> TeamViewerAccount:
     return TeamViewerAccount(id=account.id, email=account.email, name=account.name, active=active)
+
+
+def _check_group_name(name: str) -> None:
+    """The client refuses a name TeamViewer would (1 to 100 characters) before sending it."""
+    if not 1 <= len(name) <= MAX_GROUP_NAME:
+        raise ValueError(f"a user group name has 1 to {MAX_GROUP_NAME} characters, got {len(name)}")
+
+
+def _group_conflict(operation: str) -> ConflictError:
+    return ConflictError(
+        "teamviewer", operation, "conflict: A user group with this name already exists", status=409
+    )
+
+
+def _cursor_pages(
+    list_name: str,
+    ids: list[str],
+    item: Callable[[str], Any],
+    page_size: int,
+    cursor: str | None,
+    operation: str,
+) -> Iterator[OktaPage[Any]]:
+    """Pages of the items of ``ids`` (``item`` None: not in the list now), by id after a cursor
+    ``<list>><last id>``, as Okta's emulator pages; a cursor of another list is refused."""
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    after = ""
+    if cursor is not None:
+        owner, sep, after = cursor.partition(">")
+        if not sep or owner != list_name:
+            raise InvalidError("okta", operation, "pagination cursor belongs to another list")
+    listed = ((user_id, item(user_id)) for user_id in ids if user_id > after)
+    remaining = [(user_id, found) for user_id, found in listed if found is not None]
+    while True:
+        page, remaining = remaining[:page_size], remaining[page_size:]
+        following = f"{list_name}>{page[-1][0]}" if remaining else None
+        yield OktaPage([found for _, found in page], following)
+        if not remaining:
+            return
+
+
+class FakeCheckpointStore(_Recorder):
+    """The reconciler's checkpoint (``CheckpointStore``): one item, or none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checkpoint: ReconcileCheckpoint | None = None
+
+    def load(self) -> ReconcileCheckpoint | None:
+        self._enter("load")
+        return self.checkpoint
+
+    def save(self, checkpoint: ReconcileCheckpoint) -> None:
+        self._enter("save", checkpoint.walk, checkpoint.cursor)
+        self.checkpoint = checkpoint
+
+    def clear(self) -> None:
+        self._enter("clear")
+        self.checkpoint = None
 
 
 # ---------------------------------------------------------------------------- SyncStateTable
@@ -444,6 +887,11 @@ class FakeSyncStateStore(_Recorder):
     def get(self, okta_user_id: str) -> SyncState | None:
         self._enter("get", okta_user_id)
         return self.stored(okta_user_id)
+
+    def get_many(self, okta_user_ids: Iterable[str]) -> dict[str, SyncState]:
+        ids = list(dict.fromkeys(okta_user_ids))
+        self._enter("get_many", len(ids))
+        return {uid: state for uid in ids if (state := self.stored(uid)) is not None}
 
     def put(self, state: SyncState) -> None:
         self._enter("put", state.okta_user_id)
@@ -586,3 +1034,48 @@ class RecordedVisibility:
         return {
             entry["ReceiptHandle"]: entry["VisibilityTimeout"] for batch in self.batches for entry in batch
         }
+
+
+# ---------------------------------------------------------------------------- GroupStateTable
+
+
+class FakeGroupStateStore(_Recorder):
+    """GroupStateTable in a dict (``GroupStateRepository``), with ``GroupStateStore``'s write semantics.
+
+    ``put`` replaces; ``record_outcome`` sets only the outcome, its masked reason and the time,
+    keeping the link (and creating the record when missing). Records go in and come out
+    through the model, as through DynamoDB.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: dict[str, dict[str, Any]] = {}
+
+    # -- inspection and seeding, as someone reading the table (no call recorded)
+
+    def stored(self, okta_group_id: str) -> GroupLink | None:
+        item = self._items.get(okta_group_id)
+        return None if item is None else GroupLink.model_validate(item)
+
+    def seed(self, link: GroupLink) -> None:
+        self._items[link.okta_group_id] = link.model_dump(mode="json")
+
+    # -- GroupStateRepository
+
+    def get(self, okta_group_id: str) -> GroupLink | None:
+        self._enter("get", okta_group_id)
+        return self.stored(okta_group_id)
+
+    def put(self, link: GroupLink) -> None:
+        self._enter("put", link.okta_group_id)
+        self.seed(link)
+
+    def record_outcome(self, okta_group_id: str, *, outcome: str, reason: str, at: datetime) -> None:
+        self._enter("record_outcome", okta_group_id, outcome)
+        item = self._items.setdefault(okta_group_id, {"okta_group_id": okta_group_id})
+        item.update(last_outcome=outcome, last_reason=mask_emails(reason), updated_at=at.isoformat())
+
+    def scan(self) -> Iterator[GroupLink]:
+        self._enter("scan")
+        for item in list(self._items.values()):
+            yield GroupLink.model_validate(item)

@@ -3,6 +3,12 @@
 ``World`` builds the real ``UserSynchronizer`` (and, on request, the real ``BatchWorker``)
 over ``tests.support.fakes`` exactly as ``tvsync.wiring.worker`` builds them over the real
 adapters, with a Powertools logger and metrics whose output the test reads back.
+
+With ``group_config`` (or ``push_group``) it also builds the group half as the wiring does:
+``GroupSynchronizer``, ``MembershipSync`` and the ``SyncDispatcher`` that routes each request,
+over the same fakes plus a ``FakeGroupStateStore``. ``dispatch`` runs a request the way the
+worker's idempotent step does (minus the idempotency record, which the integration tier
+covers), so a test can deliver the same event twice and see both deliveries act.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from aws_lambda_powertools import Logger, Metrics
 
 from tests.support.fakes import (
     T0,
+    FakeGroupStateStore,
     FakeOkta,
     FakeSyncStateStore,
     FakeTeamViewer,
@@ -26,17 +33,32 @@ from tests.support.fakes import (
     SettableMonotonic,
 )
 from tvsync.core.desired_state import SyncConfig
+from tvsync.core.groups import GroupConfig
 from tvsync.core.outcome import Detail
-from tvsync.models.sync_request import SyncRequest
+from tvsync.models.groups import GroupLink, account_number
+from tvsync.models.sync_request import SyncRequest, group_request_key
 from tvsync.models.sync_state import SyncState
 from tvsync.models.teamviewer import TeamViewerAccount
 from tvsync.observability import SERVICE
 from tvsync.services.clock import Deadline
+from tvsync.services.dispatch import SyncDispatcher
+from tvsync.services.group_membership import MembershipSync
+from tvsync.services.group_outcomes import GroupOutcomes
+from tvsync.services.group_sync import GroupSynchronizer
 from tvsync.services.sqs_batch import BatchWorker
 from tvsync.services.sync_outcomes import SyncResult
 from tvsync.services.user_sync import UserSynchronizer
 
-__all__ = ["APP_ID", "QUEUE_ARN", "LogRecords", "World", "sqs_event", "sqs_record"]
+__all__ = [
+    "APP_ID",
+    "MEMBERSHIP_ADD",
+    "MEMBERSHIP_REMOVE",
+    "QUEUE_ARN",
+    "LogRecords",
+    "World",
+    "sqs_event",
+    "sqs_record",
+]
 
 #: The Okta app whose assignments entitle users (``OKTA_APP_ID``).
 APP_ID = "0oa1tvsync0000000001"
@@ -44,6 +66,10 @@ QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:EventQueue.fifo"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/EventQueue.fifo"
 
 Source = Literal["okta-event-hook", "reconcile", "replay"]
+
+#: The membership events ingest turns into membership requests of a pushed group [SPEC].
+MEMBERSHIP_ADD = "group.user_membership.add"
+MEMBERSHIP_REMOVE = "group.user_membership.remove"
 
 
 class LogRecords(logging.Handler):
@@ -93,7 +119,11 @@ class World:
     logs: LogRecords = field(default_factory=LogRecords)
     metrics: Metrics = field(init=False)
     logger: Logger = field(init=False)
+    #: Which Okta groups are pushed (none by default, as a deployment without groups).
+    group_config: GroupConfig = field(default_factory=GroupConfig)
+    links: FakeGroupStateStore = field(default_factory=FakeGroupStateStore)
     _synchronizer: UserSynchronizer | None = None
+    _group_services: tuple[GroupSynchronizer, MembershipSync, SyncDispatcher] | None = None
     _events: int = 0
 
     def __post_init__(self) -> None:
@@ -120,6 +150,58 @@ class World:
                 deadline=self.deadline,
             )
         return self._synchronizer
+
+    @property
+    def groups(self) -> GroupSynchronizer:
+        return self._groups_wired()[0]
+
+    @property
+    def memberships(self) -> MembershipSync:
+        return self._groups_wired()[1]
+
+    @property
+    def dispatcher(self) -> SyncDispatcher:
+        """What the worker's idempotent step calls: group requests to ``groups``, the rest to users."""
+        return self._groups_wired()[2]
+
+    def _groups_wired(self) -> tuple[GroupSynchronizer, MembershipSync, SyncDispatcher]:
+        """Built as ``tvsync.wiring.worker`` builds them, once per configuration."""
+        if self._group_services is None:
+            outcomes = GroupOutcomes(
+                links=self.links, logger=self.logger, metrics=self.metrics, clock=self.clock
+            )
+            groups = GroupSynchronizer(
+                okta=self.okta,
+                teamviewer=self.tv,
+                links=self.links,
+                users=self.state,
+                config=self.group_config,
+                dry_run=self.dry_run,
+                outcomes=outcomes,
+            )
+            memberships = MembershipSync(
+                groups=groups,
+                okta=self.okta,
+                teamviewer=self.tv,
+                links=self.links,
+                config=self.group_config,
+                dry_run=self.dry_run,
+                outcomes=outcomes,
+            )
+            dispatcher = SyncDispatcher(users=self.synchronizer, groups=groups, memberships=memberships)
+            self._group_services = (groups, memberships, dispatcher)
+        return self._group_services
+
+    def redeploy(self, *, dry_run: bool) -> None:
+        """The same tables and directories under a worker deployed with another ``DRY_RUN``."""
+        self.dry_run = dry_run
+        self._synchronizer = None
+        self._group_services = None
+
+    def configure_groups(self, config: GroupConfig) -> None:
+        """A redeploy with other group parameters: the group services are built anew."""
+        self.group_config = config
+        self._group_services = None
 
     def batch_worker(
         self,
@@ -161,6 +243,7 @@ class World:
         source: Source = "okta-event-hook",
         teamviewer_id: str | None = None,
         published: datetime | None = None,
+        okta_group_id: str | None = None,
     ) -> SyncRequest:
         self._events += 1
         return SyncRequest(
@@ -170,7 +253,76 @@ class World:
             published=published or T0 + timedelta(seconds=self._events),
             source=source,
             teamviewer_id=teamviewer_id,
+            okta_group_id=okta_group_id,
         )
+
+    def group_request(
+        self,
+        okta_group_id: str,
+        event_type: str = "group.profile.update",
+        *,
+        source: Source = "okta-event-hook",
+    ) -> SyncRequest:
+        """A request about the group itself, in its own message group (``group-<id>``)."""
+        return self.request(
+            group_request_key(okta_group_id), event_type, source=source, okta_group_id=okta_group_id
+        )
+
+    def membership_request(
+        self, okta_user_id: str, okta_group_id: str, event_type: str = MEMBERSHIP_ADD
+    ) -> SyncRequest:
+        """A membership event of a pushed group, in the user's own message group."""
+        return self.request(okta_user_id, event_type, okta_group_id=okta_group_id)
+
+    def dispatch(self, request: SyncRequest) -> dict[str, Any]:
+        """One request through the dispatcher, as the worker's idempotent step runs it (clock +1 s)."""
+        self.clock.advance(1)
+        return self.dispatcher.converge(request)
+
+    def sync_group(self, okta_group_id: str, *, source: Source = "okta-event-hook") -> dict[str, Any]:
+        return self.dispatch(self.group_request(okta_group_id, source=source))
+
+    def sync_membership(
+        self, okta_user_id: str, okta_group_id: str, event_type: str = MEMBERSHIP_ADD
+    ) -> dict[str, Any]:
+        return self.dispatch(self.membership_request(okta_user_id, okta_group_id, event_type))
+
+    def sync_user(self, okta_user_id: str, event_type: str = "user.account.update_profile") -> dict[str, Any]:
+        """A user event through the dispatcher: the user's sync, then their memberships."""
+        return self.dispatch(self.request(okta_user_id, event_type))
+
+    def push_group(
+        self,
+        name: str,
+        *,
+        role_id: str | None = None,
+        members: tuple[str, ...] = (),
+        group_id: str | None = None,
+    ) -> str:
+        """An Okta group with ``members``, pushed (with ``role_id`` mapped): a redeploy that adds it."""
+        okta_group_id = self.okta.add_group(name, group_id=group_id)
+        for member in members:
+            self.okta.add_to_group(okta_group_id, member)
+        roles = dict(self.group_config.roles)
+        if role_id is not None:
+            roles[okta_group_id] = role_id
+        self.configure_groups(
+            GroupConfig(
+                self.group_config.pushed | {okta_group_id},
+                roles,
+                delete_unpushed=self.group_config.delete_unpushed,
+            )
+        )
+        return okta_group_id
+
+    def mapped_users(self, count: int, *, prefix: str = "member") -> list[str]:
+        """``count`` assigned users whose accounts the worker created (their own syncs, not dispatched)."""
+        users = [
+            self.add_assigned(f"{prefix}{n:04d}@example.com", "Member", f"N{n:04d}") for n in range(count)
+        ]
+        for user in users:
+            self.sync(user)
+        return users
 
     def sync(
         self,
@@ -205,6 +357,31 @@ class World:
         account = self.tv.account(email)
         assert account is not None, f"no company account for {email}"
         return account
+
+    def link(self, okta_group_id: str) -> GroupLink:
+        """The group's GroupStateTable record, read without counting as a call of the store."""
+        link = self.links.stored(okta_group_id)
+        assert link is not None, f"no record for the group {okta_group_id}"
+        return link
+
+    def tv_group(self, okta_group_id: str) -> int:
+        """The TeamViewer group the Okta group is linked to."""
+        group_id = self.link(okta_group_id).teamviewer_group_id
+        assert group_id is not None, f"{okta_group_id} is linked to no TeamViewer group"
+        return group_id
+
+    def number(self, okta_user_id: str) -> int:
+        """The member id (account number) of the user's mapped account."""
+        return account_number(self.account_id(okta_user_id))
+
+    def numbers(self, okta_user_ids: list[str]) -> list[int]:
+        """The users' member ids, ascending: how ``FakeTeamViewer.members_of`` lists them."""
+        return sorted(self.number(user) for user in okta_user_ids)
+
+    def reset_calls(self) -> None:
+        """Start every fake's call log afresh."""
+        for fake in (self.okta, self.tv, self.state, self.links):
+            fake.reset_calls()
 
     def metric(self, name: str) -> float:
         """The sum of ``name`` added so far (0 if never)."""

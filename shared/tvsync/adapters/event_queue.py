@@ -29,6 +29,7 @@ the messages:
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import threading
 import time
@@ -113,6 +114,9 @@ class _LaneResult:
 
 class EventQueue:
     """The ``EventQueue`` FIFO queue: one message group per Okta user, dedup id = event uuid.
+
+    (A group request has the group's own message group, and a request about a group has
+    the group in its dedup id: ``deduplication_id``.)
 
     ``attempts`` bounds the calls per chunk of ten (the first and the retries).
     ``concurrency`` is the number of lanes sent in parallel, one thread each; the client's
@@ -255,10 +259,36 @@ class EventQueue:
         return reached
 
 
+#: SQS's limit on a MessageDeduplicationId's length.
+MAX_DEDUPLICATION_ID = 128
+
+
+def deduplication_id(request: SyncRequest) -> str:
+    """The event uuid, plus what a request about a group is about: unique in any scope.
+
+    SQS drops a message whose deduplication id it saw in the last five minutes. A membership
+    request is in its user's message group, beside the user requests, and a group request
+    may come from the same event as a membership request: were their ids the bare event
+    uuid, a user request, a membership request and a group request made from one event (by
+    a redrive or a replay, say) would swallow each other. So a membership request adds the
+    group id, and a group request its own message group (``group-<id>``): the ids stay unique
+    whether SQS deduplicates per message group or per queue. An id over SQS's 128 characters
+    (a long event uuid and a long group id) is replaced by its SHA-256. Requests without a
+    group keep the bare uuid they have always had.
+    """
+    if request.okta_group_id is None:
+        return request.event_uuid
+    about = request.okta_user_id if request.is_group_request else request.okta_group_id
+    combined = f"{request.event_uuid}.{about}"
+    if len(combined) <= MAX_DEDUPLICATION_ID:
+        return combined
+    return hashlib.sha256(combined.encode("utf-8")).hexdigest()
+
+
 def _entry(entry_id: str, request: SyncRequest) -> SendMessageBatchRequestEntryTypeDef:
     return {
         "Id": entry_id,
         "MessageBody": request.model_dump_json(),
         "MessageGroupId": request.okta_user_id,
-        "MessageDeduplicationId": request.event_uuid,
+        "MessageDeduplicationId": deduplication_id(request),
     }

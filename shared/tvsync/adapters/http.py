@@ -4,10 +4,16 @@ One ``httpx.Client`` (one connection pool) per client object, and the clients li
 life of the Lambda container. Tokens are read through a callable on every request so a
 rotated secret (cached for minutes by Powertools parameters) takes effect without a
 redeploy, and the token never sits in a string that an exception could print.
+
+``RequestRate`` and ``RateLimitedTransport`` bound how fast one process sends to an upstream,
+however many threads share the client: the worker converges several users at once, and
+TeamViewer's limit is the token's, not a thread's.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Generator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -32,6 +38,76 @@ class HeaderTokenAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"{self._scheme} {self._token()}"
         yield request
+
+
+class RequestRate:
+    """A token bucket shared by threads: on average at most ``per_second`` requests a second.
+
+    Up to ``burst`` requests (default: one second's worth, at least 1) may go at once after
+    a quiet spell; beyond that each request waits for its slot. Over any interval of ``T``
+    seconds at most ``burst + per_second * T`` requests are let through, whatever the number
+    of threads — the bound the worker's per-instance TeamViewer rate rests on.
+
+    Slots are handed out in the order they are asked for, under a lock, and the wait happens
+    outside it, so a waiting thread holds up no one but the threads queued behind it.
+    ``clock`` and ``sleep`` are ``time.monotonic`` and ``time.sleep`` unless a test fakes them.
+    """
+
+    def __init__(
+        self,
+        per_second: float,
+        *,
+        burst: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if per_second <= 0:
+            raise ValueError("per_second must be positive")
+        if burst is not None and burst < 1:
+            raise ValueError("burst must be at least 1")
+        self.per_second = per_second
+        self.burst = burst if burst is not None else max(1, int(per_second))
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tokens = float(self.burst)
+        self._updated = clock()
+
+    def __repr__(self) -> str:
+        return f"RequestRate(per_second={self.per_second:g}, burst={self.burst})"
+
+    def acquire(self) -> float:
+        """Wait for this request's slot; returns the seconds waited (0 when one was free)."""
+        with self._lock:
+            now = self._clock()
+            elapsed = max(0.0, now - self._updated)
+            self._tokens = min(float(self.burst), self._tokens + elapsed * self.per_second)
+            self._updated = now
+            self._tokens -= 1.0  # reserved now; negative means queued behind earlier reservations
+            wait = -self._tokens / self.per_second if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+class RateLimitedTransport(httpx.BaseTransport):
+    """An httpx transport that takes a ``RequestRate`` slot before every request it sends.
+
+    Every attempt counts, retries included, since the server counts them too. The wait
+    happens before the request reaches ``inner``, so it never eats into httpx's own
+    connect, read or pool timeouts.
+    """
+
+    def __init__(self, rate: RequestRate, inner: httpx.BaseTransport | None = None) -> None:
+        self.rate = rate
+        self._inner = inner if inner is not None else httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.rate.acquire()
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def new_http_client(

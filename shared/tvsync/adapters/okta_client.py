@@ -1,14 +1,20 @@
-"""Reads the current state of Okta users and their app assignments.
+"""Reads the current state of Okta users, their app assignments and their groups.
 
 The worker never trusts an event's payload: it asks Okta for the user and the user's
-assignment to the TeamViewer app, and the reconciler walks whole lists. This client does
-those reads and nothing else, and turns every failure into one of the error classes in
+assignment to the TeamViewer app — and, for pushed groups, the group, its members and the
+user's groups — and the reconciler walks whole lists. This client does those reads and
+nothing else, and turns every failure into one of the error classes in
 ``tvsync.adapters.errors`` so the worker decides by type, never by status code.
 
-A 404 on a single read is not an error here: a missing user means "deleted" and a missing
-assignment means "unassigned", both of which the core turns into "deactivate". Because that
-answer deactivates accounts, only Okta's own "resource not found" (``E0000007``) counts: a
-404 page from a proxy or a mistyped org URL is an ``InvalidError``, never a mass offboarding.
+A 404 on a single read is not an error here: a missing user means "deleted", a missing
+assignment "unassigned" and a missing group "deleted", which the core turns into
+"deactivate" or "release the group". Because that answer deactivates accounts and empties
+groups, only Okta's own "resource not found" (``E0000007``) counts: a 404 page from a proxy
+or a mistyped org URL is an ``InvalidError``, never a mass offboarding. The same holds for
+the lists of one user's groups and one group's members: Okta's 404 for the first page means
+the user or group is gone, and so belongs to or holds nobody; a 404 on a later page means it
+went while being read, and the walk is refused as incomplete (``TransientError``: a fresh
+read will see it gone).
 
 Lists are walked by following ``Link: rel="next"`` [CORE] page by page until a page carries
 none, so memory stays bounded by one page however large the org is. A short or even empty
@@ -25,7 +31,8 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote
 
-from pydantic import ValidationError
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tvsync.adapters.errors import (
     AuthError,
@@ -36,25 +43,53 @@ from tvsync.adapters.errors import (
 )
 from tvsync.adapters.http import (
     DEFAULT_TIMEOUT,
-    HeaderTokenAuth,
     TokenProvider,
     new_http_client,
     rate_limit_reset_seconds,
     retry_after_seconds,
     send,
 )
+from tvsync.adapters.okta_auth import AuthStatus, OktaAuthorizer
+from tvsync.adapters.okta_search import email_searches
 from tvsync.adapters.retry import NO_RETRY, RetryPolicy
+from tvsync.models.groups import OktaGroup
 from tvsync.models.okta import OktaAppUser, OktaUser, OktaUserStatus
+from tvsync.models.okta_page import OktaPage
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Generator, Iterable, Iterator
     from types import TracebackType
-
-    import httpx
 
 SERVICE = "okta"
 
-_Model = TypeVar("_Model", OktaUser, OktaAppUser)
+
+class OktaGroupProfile(BaseModel):
+    """The part of a group's profile the product reads: its name, which names the TeamViewer group."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str = Field(min_length=1)
+
+
+class OktaGroupBody(BaseModel):
+    """A Group as ``GET /api/v1/groups/{id}`` sends it [SPEC], reduced to what pushing needs.
+
+    The name sits in ``profile`` whatever the group's ``objectClass`` (an Okta group's
+    ``okta:user_group`` profile or an imported directory group's); ``to_group`` flattens it
+    into the product's ``OktaGroup``.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    type: str | None = None
+    profile: OktaGroupProfile
+
+    def to_group(self) -> OktaGroup:
+        return OktaGroup(id=self.id, name=self.profile.name, type=self.type)
+
+
+_Model = TypeVar("_Model", OktaUser, OktaAppUser, OktaGroupBody)
 
 #: Longest server-provided text copied into an exception: enough to diagnose, never a dump.
 _MAX_DETAIL = 300
@@ -70,32 +105,53 @@ _QUERY_DEFINING = ("filter", "search", "expand")
 #: Page size of an email lookup: one page holds every match in practice.
 _LOOKUP_PAGE_SIZE = 20
 
+#: Page size of a batched email lookup: Okta's maximum [SPEC], above one search's clause cap,
+#: so one page holds every match in practice.
+_BATCH_LOOKUP_PAGE_SIZE = 200
+
+
+class _Authorize(httpx.Auth):
+    """Lets the authorizer set each request's ``Authorization`` (and ``DPoP``) headers as it is sent."""
+
+    def __init__(self, authorizer: OktaAuthorizer) -> None:
+        self._authorizer = authorizer
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        self._authorizer.authorize(request)
+        yield request
+
 
 class OktaClient:
-    """One pooled HTTP client for one Okta org, authenticated with an ``SSWS`` API token [CORE].
+    """One pooled HTTP client for one Okta org, authenticated by what its secret holds.
 
-    ``token`` is called for every request, so a rotated secret is picked up without a new
-    client. ``clock`` (epoch seconds) turns ``X-Rate-Limit-Reset`` into a wait; tests inject it.
+    ``auth`` is an ``OktaAuthorizer`` (``tvsync.adapters.okta_auth``), or the secret's
+    provider, which gets one with the base scopes: an ``SSWS`` API token [CORE] or a service
+    app's key (OAuth 2.0, ``private_key_jwt``, DPoP). The secret is read for every request,
+    so a rotated one is picked up without a new client. A 401 to a service app's token is
+    answered by one retry with a new token (or the nonce the server asked for). ``clock``
+    (epoch seconds) turns ``X-Rate-Limit-Reset`` into a wait and dates tokens; tests inject it.
     """
 
-    def __init__(  # noqa: PLR0913 - the org and its token, then keyword-only transport options
+    def __init__(  # noqa: PLR0913 - the org and its credentials, then keyword-only transport options
         self,
         org_url: str,
-        token: TokenProvider,
+        auth: OktaAuthorizer | TokenProvider,
         *,
         retry: RetryPolicy = NO_RETRY,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._http = new_http_client(
-            org_url, HeaderTokenAuth("SSWS", token), timeout=timeout, transport=transport
-        )
+        if not isinstance(auth, OktaAuthorizer):
+            auth = OktaAuthorizer(org_url, auth, transport=transport, timeout=timeout, clock=clock)
+        self.authorizer = auth
+        self._http = new_http_client(org_url, _Authorize(auth), timeout=timeout, transport=transport)
         self._retry = retry
         self._clock = clock
 
     def close(self) -> None:
         self._http.close()
+        self.authorizer.close()
 
     def __enter__(self) -> Self:
         return self
@@ -118,6 +174,12 @@ class OktaClient:
         path = f"/api/v1/apps/{_segment(app_id, 'app_id')}/users/{_segment(user_id, 'user_id')}"
         body = self._get_one("get_app_user", path)
         return None if body is None else _parse(OktaAppUser, body, "get_app_user")
+
+    def get_group(self, group_id: str) -> OktaGroup | None:
+        """The group as Okta has it now; ``None`` when Okta no longer has it (deleted)."""
+        path = f"/api/v1/groups/{_segment(group_id, 'group_id')}"
+        body = self._get_one("get_group", path)
+        return None if body is None else _parse(OktaGroupBody, body, "get_group").to_group()
 
     def find_by_email(self, email: str) -> OktaUser | None:
         """The Okta user whose ``profile.email`` is this address, ignoring case; ``None`` if none.
@@ -156,9 +218,37 @@ class OktaClient:
         searched = (u for u in self.iter_users(page_size=_LOOKUP_PAGE_SIZE, search=expression) if owns(u))
         return _preferred(chain((owner,) if owner is not None else (), searched))
 
+    def find_by_emails(self, emails: Iterable[str]) -> dict[str, OktaUser]:
+        """The Okta owner of each address, by lower-cased address; addresses nobody owns are absent.
+
+        The reconciler's lookup of many unclaimed accounts at once: ``search`` with several
+        ``profile.email eq`` clauses joined by ``or``, as many as Okta's query limits allow
+        (``tvsync.adapters.okta_search``), each search walked to its last page like any list.
+        ``search`` ignores the case of values and includes DEPROVISIONED users [SPEC]; a
+        user is kept only for an address it really has (ignoring case), and among several
+        users sharing one, one that is not DEPROVISIONED wins — as in ``find_by_email``.
+
+        Unlike ``find_by_email`` there is no login read first: that read covers a user
+        created a moment ago, whom ``search``'s eventually consistent index may not hold
+        yet [SPEC], at one call per address. Here a miss only makes the account an orphan
+        candidate, and the worker asks ``find_by_email`` again before it deactivates one.
+        """
+        found: dict[str, list[OktaUser]] = {}
+        for expression, wanted in email_searches(emails):
+            for user in self.iter_users(page_size=_BATCH_LOOKUP_PAGE_SIZE, search=expression):
+                key = user.profile.email.strip().lower()
+                if key in wanted:
+                    found.setdefault(key, []).append(user)
+        owners = {key: _preferred(users) for key, users in found.items()}
+        return {key: owner for key, owner in owners.items() if owner is not None}
+
     def check(self) -> None:
         """Prove the org URL and token work with the cheapest authenticated read; raise otherwise."""
         self._retry.call(lambda: self._exchange("check", "/api/v1/users", {"limit": "1"}))
+
+    def auth_status(self) -> AuthStatus:
+        """How the secret authenticates and, for a service app, the scopes Okta granted and DPoP."""
+        return self._retry.call(self.authorizer.status)
 
     # ------------------------------------------------------------------ lists
 
@@ -166,11 +256,7 @@ class OktaClient:
         """Every assignment to ``app_id`` with its user, embedded by ``expand=user`` [SPEC]."""
         path = f"/api/v1/apps/{_segment(app_id, 'app_id')}/users"
         for item in self._paged("list_app_users", path, {"expand": "user", "limit": _limit(page_size)}):
-            embedded = item.get("_embedded")
-            user = embedded.get("user") if isinstance(embedded, dict) else None
-            if user is None:
-                raise InvalidError(SERVICE, "list_app_users", "assignment without the embedded user")
-            yield _parse(OktaAppUser, item, "list_app_users"), _parse(OktaUser, user, "list_app_users")
+            yield _app_user(item)
 
     def iter_users(
         self, *, page_size: int = 200, filter: str | None = None, search: str | None = None
@@ -192,6 +278,51 @@ class OktaClient:
         for item in self._paged("list_users", "/api/v1/users", params):
             yield _parse(OktaUser, item, "list_users")
 
+    def iter_app_user_pages(
+        self, app_id: str, *, page_size: int = 200, cursor: str | None = None
+    ) -> Iterator[OktaPage[tuple[OktaAppUser, OktaUser]]]:
+        """``iter_app_users`` a page at a time, each with the cursor to resume after it.
+
+        ``cursor``: a ``next_cursor`` an earlier walk of the same list stopped at; the walk
+        starts there, after the checks a next link gets (``tvsync.models.okta_page``).
+        """
+        path = f"/api/v1/apps/{_segment(app_id, 'app_id')}/users"
+        params = {"expand": "user", "limit": _limit(page_size)}
+        for body, following in self._pages("list_app_users", path, params, cursor=cursor):
+            yield OktaPage([_app_user(item) for item in body], following)
+
+    def iter_user_pages(
+        self, *, page_size: int = 200, filter: str | None = None, cursor: str | None = None
+    ) -> Iterator[OktaPage[OktaUser]]:
+        """``iter_users`` (with an optional ``filter``) a page at a time, resumable like
+        ``iter_app_user_pages``."""
+        params = {"limit": _limit(page_size)}
+        if filter is not None:
+            params["filter"] = filter
+        for body, following in self._pages("list_users", "/api/v1/users", params, cursor=cursor):
+            yield OktaPage([_parse(OktaUser, item, "list_users") for item in body], following)
+
+    def iter_group_users(self, group_id: str, *, page_size: int = 200) -> Iterator[OktaUser]:
+        """Every member of the group, whatever their status: DEPROVISIONED users stay members [DEACT-KB].
+
+        Okta's default page is 1000 members, the spec recommends 200 [SPEC]. A group Okta
+        does not have (deleted) has no members; see the module docstring for a 404 mid-walk.
+        """
+        path = f"/api/v1/groups/{_segment(group_id, 'group_id')}/users"
+        for item in self._paged("list_group_users", path, {"limit": _limit(page_size)}, gone_ok=True):
+            yield _parse(OktaUser, item, "list_group_users")
+
+    def iter_user_groups(self, user_id: str) -> Iterator[OktaGroup]:
+        """Every group the user (by id or login) is in, the built-in ``Everyone`` included [SPEC].
+
+        The spec lists no parameters for this read, yet Okta pages it (200 groups a page)
+        with ``Link`` headers [JAVA-SDK]: the walk follows them like any other list, with
+        Okta's own page size. A user Okta does not have (deleted) is in no group.
+        """
+        path = f"/api/v1/users/{_segment(user_id, 'user_id')}/groups"
+        for item in self._paged("list_user_groups", path, {}, gone_ok=True):
+            yield _parse(OktaGroupBody, item, "list_user_groups").to_group()
+
     # ------------------------------------------------------------------ plumbing
 
     def _get_one(self, operation: str, path: str) -> dict[str, Any] | None:
@@ -201,32 +332,68 @@ class OktaClient:
 
         return self._retry.call(attempt)
 
-    def _paged(self, operation: str, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
-        """Yield items page by page, each page one retried exchange, following rel="next" [CORE].
+    def _paged(
+        self, operation: str, path: str, params: dict[str, str], *, gone_ok: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of the list, page by page (``_pages``)."""
+        for body, _following in self._pages(operation, path, params, gone_ok=gone_ok):
+            yield from body
+
+    def _pages(
+        self,
+        operation: str,
+        path: str,
+        params: dict[str, str],
+        *,
+        gone_ok: bool = False,
+        cursor: str | None = None,
+    ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Yield each page's items and its checked next link, each page one retried exchange,
+        following rel="next" [CORE].
 
         The walk ends only when a page has no next link — a short page is not the end. A
         next link seen before (a loop) or more than ``_MAX_EMPTY_PAGES`` empty pages in a
         row that still link onwards raise ``InvalidError``: neither would ever finish.
+
+        ``gone_ok``: the list belongs to one user or group, and Okta's 404 (``E0000007``)
+        for its first page means that owner is gone — an empty list. The same 404 on a
+        later page means it went mid-walk: what was yielded is not the whole list, and the
+        walk raises ``TransientError`` rather than end as if it were.
+
+        ``cursor``: a next link an earlier walk of this list stopped at
+        (``tvsync.models.okta_page``); the walk starts there once it passes the checks
+        of a next link and names the same list.
         """
         url: str = path
         query: dict[str, str] | None = params
+        if cursor is not None:
+            url, query = self._checked_link(cursor, operation, params, path=path), None
         seen: set[str] = set()
         empty_in_a_row = 0
         while True:
 
-            def attempt(url: str = url, query: dict[str, str] | None = query) -> httpx.Response:
-                response = self._exchange(operation, url, query)
-                assert response is not None  # only not_found_ok exchanges answer None
-                return response
+            def attempt(url: str = url, query: dict[str, str] | None = query) -> httpx.Response | None:
+                return self._exchange(operation, url, query, not_found_ok=gone_ok)
 
-            response = self._retry.call(attempt)
+            answered = self._retry.call(attempt)
+            if answered is None:  # Okta's own 404, only asked for with gone_ok
+                if not seen:
+                    return
+                raise TransientError(
+                    SERVICE, operation, "the list's owner was deleted while it was read", status=404
+                )
+            response = answered
             body = _json(response, operation)
             if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
                 raise InvalidError(
                     SERVICE, operation, "expected a JSON array of objects", status=response.status_code
                 )
-            yield from body
-            following = self._next_link(response, operation, params)
+            try:
+                following = self._next_link(response, operation, params)
+            except InvalidError:
+                yield body, None  # the page was read; the walk fails only where it cannot go on
+                raise
+            yield body, following
             if following is None:
                 return
             if following in seen:
@@ -252,10 +419,18 @@ class OktaClient:
         target = response.links.get("next", {}).get("url")
         if not target:
             return None
+        return self._checked_link(target, operation, params)
+
+    def _checked_link(
+        self, target: str, operation: str, params: dict[str, str], *, path: str | None = None
+    ) -> str:
+        """``target`` as ``_next_link`` accepts it; with ``path``, it must also name that list."""
         url = self._http.base_url.join(target)
         base = self._http.base_url
         if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
             raise InvalidError(SERVICE, operation, "pagination link points outside the Okta org")
+        if path is not None and url.path != base.join(path).path:
+            raise InvalidError(SERVICE, operation, "pagination cursor belongs to another list")
         for name in _QUERY_DEFINING:
             linked = url.params.get_list(name)
             if linked and linked != ([params[name]] if name in params else []):
@@ -268,23 +443,38 @@ class OktaClient:
     def _exchange(
         self, operation: str, url: str, params: dict[str, str] | None, *, not_found_ok: bool = False
     ) -> httpx.Response | None:
-        request = self._http.build_request("GET", url, params=params)
-        response = send(self._http, SERVICE, operation, request)
+        response = self._send(operation, url, params)
         if response.is_success:
             return response
         if response.status_code == 404 and not_found_ok and _error_code(response) == "E0000007":
             return None
-        raise _classify(response, operation, now=self._clock())
+        hint = self.authorizer.refusal(response) if response.status_code in (401, 403) else None
+        raise _classify(response, operation, now=self._clock(), hint=hint)
+
+    def _send(self, operation: str, url: str, params: dict[str, str] | None) -> httpx.Response:
+        """One GET; a 401 the authorizer can answer (a new token, a server nonce) is sent once more."""
+        request = self._http.build_request("GET", url, params=params)
+        response = send(self._http, SERVICE, operation, request)
+        if response.status_code == 401 and self.authorizer.retry_refused(request, response):
+            request = self._http.build_request("GET", url, params=params)
+            response = send(self._http, SERVICE, operation, request)
+        self.authorizer.observe(response)
+        return response
 
 
-def _classify(response: httpx.Response, operation: str, *, now: float) -> UpstreamError:
+def _classify(
+    response: httpx.Response, operation: str, *, now: float, hint: str | None = None
+) -> UpstreamError:
     """Map a failed response to the error class that carries the worker's next step.
 
     Only the status and Okta's ``errorCode``/``errorSummary`` are used; a garbled or
-    non-JSON body degrades to the status line, never to an exception of its own.
+    non-JSON body degrades to the status line, never to an exception of its own. ``hint``
+    is what a 401 or 403 means for a service app (``OktaAuthorizer.refusal``).
     """
     status = response.status_code
     detail = _error_detail(response)
+    if hint:
+        detail = f"{hint} ({detail})"
     if status == 401:
         return AuthError(SERVICE, operation, f"token refused: {detail}", status=status)
     if status == 403:
@@ -349,6 +539,15 @@ def _parse(model: type[_Model], body: dict[str, Any], operation: str) -> _Model:
         raise InvalidError(
             SERVICE, operation, f"unexpected {model.__name__} shape: {', '.join(fields)}"
         ) from None
+
+
+def _app_user(item: dict[str, Any]) -> tuple[OktaAppUser, OktaUser]:
+    """An assignment listed with ``expand=user`` and the user embedded in it [SPEC]."""
+    embedded = item.get("_embedded")
+    user = embedded.get("user") if isinstance(embedded, dict) else None
+    if user is None:
+        raise InvalidError(SERVICE, "list_app_users", "assignment without the embedded user")
+    return _parse(OktaAppUser, item, "list_app_users"), _parse(OktaUser, user, "list_app_users")
 
 
 def _string_literal(value: str) -> str:

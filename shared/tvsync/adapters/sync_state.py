@@ -14,10 +14,12 @@ changed in Okta since.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tvsync.adapters.dynamodb_records import from_item, set_outcome, to_item
+from tvsync.models.reconcile_checkpoint import is_checkpoint_key
 from tvsync.models.sync_state import SyncState
 from tvsync.observability import mask_emails
 
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 EMAIL_INDEX = "by-email"
+#: DynamoDB's BatchGetItem takes at most 100 keys a call.
+_BATCH_GET_KEYS = 100
+#: Rounds of retrying keys DynamoDB left unprocessed (throttling) before the read is refused.
+_UNPROCESSED_ROUNDS = 8
 
 
 class SyncStateStore:
@@ -35,10 +41,38 @@ class SyncStateStore:
         self._table = table_name
 
     def get(self, okta_user_id: str) -> SyncState | None:
+        if is_checkpoint_key(okta_user_id):  # the reconciler's item, never a user's record
+            return None
         item = self._dynamodb.get_item(
             TableName=self._table, Key={"okta_user_id": {"S": okta_user_id}}, ConsistentRead=True
         ).get("Item")
         return _from_item(item) if item else None
+
+    def get_many(self, okta_user_ids: Iterable[str]) -> dict[str, SyncState]:
+        """The records of many users at once (a group's members), by Okta id; absent ids are left out.
+
+        100 keys a call; keys DynamoDB leaves unprocessed under load are asked for again, a
+        bounded number of times, and then the read fails rather than return a partial answer
+        (which would make members with a record look like members without one).
+        """
+        ids = list(dict.fromkeys(okta_user_ids))
+        found: dict[str, SyncState] = {}
+        for start in range(0, len(ids), _BATCH_GET_KEYS):
+            keys: list[Any] = [{"okta_user_id": {"S": uid}} for uid in ids[start : start + _BATCH_GET_KEYS]]
+            for _ in range(_UNPROCESSED_ROUNDS):
+                response = self._dynamodb.batch_get_item(
+                    RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in response["Responses"].get(self._table, []):
+                    state = _from_item(item)
+                    found[state.okta_user_id] = state
+                unprocessed = response.get("UnprocessedKeys") or {}
+                keys = list(unprocessed[self._table]["Keys"]) if self._table in unprocessed else []
+                if not keys:
+                    break
+            else:
+                raise RuntimeError(f"DynamoDB left {len(keys)} SyncStateTable keys unprocessed")
+        return found
 
     def put(self, state: SyncState) -> None:
         self._dynamodb.put_item(TableName=self._table, Item=_to_item(state))
@@ -49,15 +83,13 @@ class SyncStateStore:
         Used where the sync did not finish (a retry, a refusal): the mapping, a pending create
         and ``last_applied_at`` must survive it, and the record is created if the user has none yet.
         """
-        self._dynamodb.update_item(
-            TableName=self._table,
-            Key={"okta_user_id": {"S": okta_user_id}},
-            UpdateExpression="SET last_outcome = :o, last_reason = :r, updated_at = :t",
-            ExpressionAttributeValues={
-                ":o": {"S": outcome},
-                ":r": {"S": mask_emails(reason)},
-                ":t": {"S": at.isoformat()},
-            },
+        set_outcome(
+            self._dynamodb,
+            self._table,
+            {"okta_user_id": {"S": okta_user_id}},
+            outcome=outcome,
+            reason=reason,
+            at=at,
         )
 
     def mark_pending_create(
@@ -93,35 +125,22 @@ class SyncStateStore:
         return [_from_item(item) for item in response.get("Items", [])]
 
     def scan(self) -> Iterator[SyncState]:
+        """Every user's record; the reconciler's checkpoint, which shares the table, is no user's."""
         paginator = self._dynamodb.get_paginator("scan")
         for page in paginator.paginate(TableName=self._table):
             for item in page.get("Items", []):
-                yield _from_item(item)
+                if not is_checkpoint_key(item.get("okta_user_id", {}).get("S", "")):
+                    yield _from_item(item)
 
 
 def _to_item(state: SyncState) -> dict[str, Any]:
-    item: dict[str, Any] = {}
-    for name, value in state.model_dump(mode="json").items():
-        if value is None or value == []:
-            continue
-        if isinstance(value, list):
-            item[name] = {"L": [{"S": v} for v in value]}
-        elif isinstance(value, bool):
-            item[name] = {"BOOL": value}
-        else:
-            item[name] = {"S": str(value)}
+    item = to_item(state.model_dump(mode="json"))
     if state.email_key:
         item["email_key"] = {"S": state.email_key}
     return item
 
 
 def _from_item(item: dict[str, Any]) -> SyncState:
-    values: dict[str, Any] = {}
-    for name, value in item.items():
-        if "L" in value:
-            values[name] = [entry["S"] for entry in value["L"]]
-        elif "BOOL" in value:
-            values[name] = value["BOOL"]
-        elif "S" in value:
-            values[name] = value["S"]
+    values = from_item(item)
+    values.pop("email_key", None)
     return SyncState.model_validate(values)

@@ -1,4 +1,4 @@
-"""The TeamViewer Web API as the worker needs it: find, read, create and update company users.
+"""The TeamViewer Web API as the worker needs it: company users, and the user groups pushed from Okta.
 
 Users go through SCIM v2 (the API TeamViewer built for provisioning, [SCIM]); the two
 things SCIM cannot answer — who owns the token, and whether the token works — go through
@@ -13,12 +13,20 @@ query, and ``find_by_email_casefold`` the full scan the worker only pays for whe
 query missed an account it must find (a create that says the email is taken, an account to
 deactivate). The scan takes one call per page of the company, so it stops at a deadline
 rather than run a Lambda into its timeout.
+
+User groups, their members and their roles go through Web API v1 (``/api/v1/usergroups``
+[SWAGGER], ``/api/v1/userroles`` [PS]); the wire models, the cursor walk and the member-batch
+rule live in ``teamviewer_groups``, the calls here, so groups share the token, the pool, the
+retries and ``_classify``. Two choices the reference leaves open are made here and relied on
+by the worker: a group name is looked up exactly first and then ignoring letter case
+(``find_group_by_name``), and member calls are treated as idempotent — adding an existing
+member or removing a non-member is taken to change nothing and succeed. TeamViewer does not
+document either answer; the emulator answers so and says it chose to.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
@@ -43,10 +51,25 @@ from tvsync.adapters.http import (
     send,
 )
 from tvsync.adapters.retry import NO_RETRY, RetryPolicy
+from tvsync.adapters.scim_paging import ScimPage, ThrottleGate, walk_users
+from tvsync.adapters.teamviewer_groups import (
+    USERGROUPS,
+    USERROLES,
+    GroupAnswer,
+    GroupPage,
+    GroupRoleAnswer,
+    MemberPage,
+    RoleList,
+    TeamViewerRole,
+    cursor_walk,
+    member_batch,
+    parse,
+)
+from tvsync.models.groups import MAX_GROUP_NAME, TeamViewerGroup
 from tvsync.models.teamviewer import TeamViewerAccount
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator, Iterator, Sequence
 
     import httpx
 
@@ -57,12 +80,6 @@ SSO_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:teamviewer:1.0:SsoUser
 PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SCIM_CONTENT_TYPE = "application/scim+json"
 DEFAULT_PAGE_SIZE = 100
-#: A listing without ``totalResults`` is refused beyond this many users: an end it never
-#: reaches must not turn into a walk without end. TeamViewer documents no company size.
-MAX_UNCOUNTED_USERS = 1_000_000
-#: How far a listing may run past the ``totalResults`` its first page announced: users
-#: created while a walk is under way are legitimate, a count that grows forever is not.
-_WALK_GROWTH_MARGIN = 10_000
 #: Server-supplied text is cut to this length before it goes into an exception message.
 _MAX_DETAIL = 200
 
@@ -78,6 +95,41 @@ class UserRight(StrEnum):
     def action(self) -> str:
         """What the right lets the token do, as an admin reads it: ``read users``."""
         return {UserRight.READ: "read", UserRight.CREATE: "create", UserRight.EDIT: "edit"}[self] + " users"
+
+    @property
+    def grant(self) -> str:
+        """How to name the right to an admin who must give it to the token: its scope."""
+        return self.value
+
+
+class GroupRight(StrEnum):
+    """A right of the script token over user groups and roles, as TeamViewer's console lists it.
+
+    "User groups: create, delete, edit, read" ([ENTRA-KB]) and "User roles: view/assign"
+    ([PS]); TeamViewer publishes no scope strings for them, so the admin is told the names
+    the console shows.
+    """
+
+    READ = "User groups: read"
+    CREATE = "User groups: create"
+    EDIT = "User groups: edit"
+    ROLES_VIEW = "User roles: view"
+    ROLES_ASSIGN = "User roles: assign"
+
+    @property
+    def action(self) -> str:
+        """What the right lets the token do, as an admin reads it: ``read user groups``."""
+        return {
+            GroupRight.READ: "read user groups",
+            GroupRight.CREATE: "create user groups",
+            GroupRight.EDIT: "edit user groups",
+            GroupRight.ROLES_VIEW: "view user roles",
+            GroupRight.ROLES_ASSIGN: "assign user roles",
+        }[self]
+
+    @property
+    def grant(self) -> str:
+        return f"the right “{self.value}”"
 
 
 class RightVerdict(StrEnum):
@@ -103,11 +155,22 @@ class RightProbe:
     sentence how the status was read.
     """
 
-    right: UserRight
+    right: UserRight | GroupRight
     verdict: RightVerdict
     status: int
     error: str
     evidence: str
+
+
+class _ProbeKind(StrEnum):
+    """How a right probe's request is built, and so what a success answer says about the right."""
+
+    READ = "read"
+    """A read: 200 means the right is there."""
+    INVALID = "invalid"
+    """A write the server can only refuse: 400 means it looked, so the right is there."""
+    EMPTY_CHANGE = "empty-change"
+    """A write that changes nothing: 200/204 means the right is there, 400 too."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +183,7 @@ class _Call:
     path: str
     params: dict[str, str] | None = None
     scim_body: dict[str, Any] | None = None
+    json_body: object = None
 
 
 class TokenOwner(BaseModel):
@@ -203,71 +267,34 @@ class TeamViewerClient:
         return None
 
     def iter_users(
-        self, page_size: int = DEFAULT_PAGE_SIZE, *, deadline: float | None = None
-    ) -> Iterator[TeamViewerAccount]:
-        """All company users, one SCIM page in memory at a time.
+        self, page_size: int = DEFAULT_PAGE_SIZE, *, deadline: float | None = None, workers: int = 1
+    ) -> Generator[TeamViewerAccount]:
+        """All company users, in order, a few SCIM pages in memory at a time.
 
         A page may hold fewer users than asked for (RFC 7644 §3.4.2.4: ``count`` is a
         maximum), so a short page is no sign of the end: the walk goes on until
         ``totalResults`` users have been received, or a page comes back empty (the company
-        shrank meanwhile). Only a server that leaves ``totalResults`` out is taken to have
-        finished at its first short page. Stopping early would hide accounts: the
-        case-insensitive scan before a deactivation would miss the account (access never
-        revoked) and the reconciler would see part of the company.
+        shrank meanwhile). Stopping early would hide accounts: the case-insensitive scan
+        before a deactivation would miss the account (access never revoked) and the
+        reconciler would see part of the company. A walk that does not end is refused with
+        ``TransientError`` rather than followed; the guards are ``tvsync.adapters.scim_paging``'s.
 
-        The next ``startIndex`` is computed from what was asked and received, never from the
-        response's ``startIndex``: [SCIM]'s own example echoes 0 for a 1-based index.
-
-        A walk that does not end is refused with ``TransientError`` rather than followed:
-        a page that repeats the previous one (the server ignores ``startIndex``), or more
-        users than the company had when the walk began plus a generous margin
-        (``totalResults`` that keeps growing).
+        ``workers`` > 1 requests that many pages ahead (``startIndex`` paging allows it),
+        with one ``ThrottleGate`` per walk so a rate limit holds back every thread.
 
         No page is requested once ``deadline`` (``time.monotonic()``) has passed: the walk
         raises ``TransientError`` instead, so a caller inside a Lambda can still report
         and try again later rather than be killed mid-walk with nothing recorded.
         """
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        start, seen = 1, 0
-        limit: int | None = None
-        previous_ids: list[str] = []
-        while True:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TransientError(
-                    SERVICE, "list_users", f"stopped after {seen} users: out of time for the whole company"
-                )
-            params = {"startIndex": str(start), "count": str(page_size)}
-            body = self._json(_Call("list_users", "GET", SCIM_USERS, params=params))
+        gate = ThrottleGate() if workers > 1 else None
+
+        def fetch(start: int, count: int) -> ScimPage:
+            params = {"startIndex": str(start), "count": str(count)}
+            body = self._json(_Call("list_users", "GET", SCIM_USERS, params=params), gate=gate)
             accounts = [_account(r, "list_users") for r in _resources(body, "list_users")]
-            total = _total_results(body)
-            if not accounts:
-                return
-            ids = [account.id for account in accounts]
-            if ids == previous_ids:
-                raise TransientError(
-                    SERVICE,
-                    "list_users",
-                    f"startIndex {start} answered the previous page again after {seen} users: "
-                    "the server does not page",
-                )
-            previous_ids = ids
-            if limit is None:
-                limit = (total if total is not None else MAX_UNCOUNTED_USERS) + _WALK_GROWTH_MARGIN
-            if seen + len(accounts) > limit:
-                raise TransientError(
-                    SERVICE,
-                    "list_users",
-                    f"stopped after {seen} users: the listing went past {limit} users and does not end",
-                )
-            yield from accounts
-            seen += len(accounts)
-            if total is None:
-                if len(accounts) < page_size:
-                    return
-            elif seen >= total:
-                return
-            start += len(accounts)
+            return ScimPage(accounts, _total_results(body))
+
+        return walk_users(fetch, page_size, deadline=deadline, workers=workers)
 
     def get(self, user_id: str) -> TeamViewerAccount | None:
         """The company user, or ``None`` if TeamViewer answers 404 (not in the company)."""
@@ -349,6 +376,151 @@ class TeamViewerClient:
             raise
         return body.get("token_valid") is True
 
+    # ------------------------------------------------------------------ v1 user groups and roles
+
+    def iter_groups(self, *, page_size: int | None = None) -> Iterator[TeamViewerGroup]:
+        """Every user group of the company, one cursor page in memory at a time ([SWAGGER]).
+
+        Pages follow ``nextPaginationToken`` until it is absent; a token handed out twice
+        raises ``TransientError`` (``cursor_walk``). ``page_size`` is sent as ``limit`` only
+        when given: TeamViewer documents no default or maximum, so the server's own page
+        size is the safe one.
+        """
+
+        def fetch(token: str | None) -> GroupPage:
+            params = _page_params(token, page_size)
+            body = self._json(_Call("list_groups", "GET", USERGROUPS, params=params))
+            return parse(GroupPage, body, "list_groups")
+
+        for page in cursor_walk(fetch, "list_groups"):
+            yield from page.groups()
+
+    def get_group(self, group_id: int) -> TeamViewerGroup | None:
+        """The group ([SWAGGER] ``GET /usergroups/{id}``), or None when TeamViewer answers 404."""
+        response = self._exchange(_Call("get_group", "GET", _group_path(group_id)), missing_ok=True)
+        if response is None:
+            return None
+        return parse(GroupAnswer, _decode(response, "get_group"), "get_group").group()
+
+    def find_group_by_name(self, name: str) -> TeamViewerGroup | None:
+        """The company's group with this name: the exact spelling first, else one differing only in case.
+
+        The v1 API has no name filter ([SWAGGER]), so this walks ``iter_groups``. TeamViewer
+        does not say whether ``Support`` and ``support`` may coexist; if it refuses the
+        second as taken (the emulator's default), a group differing only in case is the one
+        a create would collide with, so it is the one to adopt (the plan then renames it to
+        the exact spelling). If TeamViewer allows both, an exact match still wins.
+        """
+        wanted = name.casefold()
+        other_case: TeamViewerGroup | None = None
+        for group in self.iter_groups():
+            if group.name == name:
+                return group
+            if other_case is None and group.name.casefold() == wanted:
+                other_case = group
+        return other_case
+
+    def create_group(self, name: str) -> TeamViewerGroup:
+        """[SWAGGER] ``POST /usergroups {name}`` → 201 with the group; a taken name raises ``ConflictError``.
+
+        A create retried after a lost answer may meet the group it made itself as "taken":
+        the caller adopts by name (``find_group_by_name``), so no duplicate is ever made.
+        """
+        _check_group_name(name)
+        call = _Call("create_group", "POST", USERGROUPS, json_body={"name": name})
+        response = self._exchange(call, ok=(200, 201))
+        assert response is not None
+        return parse(GroupAnswer, _decode(response, "create_group"), "create_group").group()
+
+    def rename_group(self, group_id: int, name: str) -> None:
+        """[SWAGGER] ``PUT /usergroups/{id} {name}``; a taken name raises ``ConflictError``, a gone
+        group ``InvalidError`` (404). The answer's body is not needed and not read."""
+        _check_group_name(name)
+        call = _Call("rename_group", "PUT", _group_path(group_id), json_body={"name": name})
+        self._exchange(call, ok=(200, 204))
+
+    def delete_group(self, group_id: int) -> None:
+        """[SWAGGER] ``DELETE /usergroups/{id}`` → 204. A group already gone (404) is done too:
+        a delete retried after a lost answer must not fail on its own success."""
+        self._exchange(_Call("delete_group", "DELETE", _group_path(group_id)), ok=(200, 204), missing_ok=True)
+
+    def iter_group_members(self, group_id: int, *, page_size: int | None = None) -> Iterator[int]:
+        """The account numbers of the group's members ([SWAGGER] ``GET /usergroups/{id}/members``).
+
+        Paged like ``iter_groups``. A gone group raises ``InvalidError`` (404) rather than
+        read as empty: an empty group and a missing one need different repairs.
+        """
+        path = f"{_group_path(group_id)}/members"
+
+        def fetch(token: str | None) -> MemberPage:
+            params = _page_params(token, page_size)
+            body = self._json(_Call("list_group_members", "GET", path, params=params))
+            return parse(MemberPage, body, "list_group_members")
+
+        for page in cursor_walk(fetch, "list_group_members"):
+            yield from page.numbers()
+
+    def add_group_members(self, group_id: int, numbers: Sequence[int]) -> None:
+        """[SWAGGER] ``POST /usergroups/{id}/members [numbers]`` → 201; nothing to add, nothing sent.
+
+        ``numbers`` are account numbers (``u1234567`` → 1234567), at most 100 (``ValueError``
+        above: the core batches). An account outside the company is refused by TeamViewer
+        with 400 (``InvalidError``), the whole call with it. Adding an existing member is
+        treated as harmless (module docstring), so a retried add is safe.
+        """
+        batch = member_batch(numbers)
+        if batch:
+            call = _Call("add_group_members", "POST", f"{_group_path(group_id)}/members", json_body=batch)
+            self._exchange(call, ok=(200, 201, 204))
+
+    def remove_group_members(self, group_id: int, numbers: Sequence[int]) -> None:
+        """[SWAGGER] ``DELETE /usergroups/{id}/members [numbers]`` → 204; nothing to remove, nothing sent.
+
+        The same 100-id rule as ``add_group_members``; removing a non-member is treated as
+        harmless, so a retried removal is safe.
+        """
+        batch = member_batch(numbers)
+        if batch:
+            call = _Call(
+                "remove_group_members", "DELETE", f"{_group_path(group_id)}/members", json_body=batch
+            )
+            self._exchange(call, ok=(200, 204))
+
+    def group_role(self, group_id: int) -> str | None:
+        """The id of the one role assigned to the group, or None ([PS] ``GET /usergroups/{id}/userroles``
+        → ``assignedRoleId``). A gone group raises ``InvalidError`` (404)."""
+        body = self._json(_Call("get_group_role", "GET", f"{_group_path(group_id)}/userroles"))
+        return parse(GroupRoleAnswer, body, "get_group_role").assignedRoleId
+
+    def assign_group_role(self, group_id: int, role_id: str) -> None:
+        """[PS] ``POST /userroles/assign/usergroup {UserRoleId, UserGroupId}``.
+
+        A group holds one role ([PS] ``assignedRoleId``), so this replaces the one it had.
+        An unknown role or group is refused (``InvalidError``).
+        """
+        if not role_id:
+            raise ValueError("a role id is required")
+        body = {"UserRoleId": role_id, "UserGroupId": group_id}
+        self._exchange(
+            _Call("assign_group_role", "POST", f"{USERROLES}/assign/usergroup", json_body=body), ok=(200, 204)
+        )
+
+    def unassign_group_role(self, group_id: int) -> None:
+        """[PS] ``POST /userroles/unassign/usergroup {UserGroupId}``: the group keeps no role."""
+        call = _Call(
+            "unassign_group_role",
+            "POST",
+            f"{USERROLES}/unassign/usergroup",
+            json_body={"UserGroupId": group_id},
+        )
+        self._exchange(call, ok=(200, 204))
+
+    def iter_roles(self) -> Iterator[TeamViewerRole]:
+        """The company's user roles ([PS] ``GET /userroles`` → ``Roles``): what ``tvsync check``
+        holds ``GROUP_ROLE_MAP``'s role ids against."""
+        body = self._json(_Call("list_roles", "GET", USERROLES))
+        yield from parse(RoleList, body, "list_roles").roles()
+
     # ------------------------------------------------------------------ rights
 
     def probe_right(self, right: UserRight, *, account_id: str | None = None) -> RightProbe:
@@ -379,6 +551,46 @@ class TeamViewerClient:
             empty = {"schemas": [PATCH_OP_SCHEMA], "Operations": []}
             call = _Call(operation, "PATCH", _user_path(account_id), scim_body=empty)
 
+        if right is UserRight.READ:
+            return self._probe(call, right, _ProbeKind.READ, listed="the company's users")
+        kind = _ProbeKind.EMPTY_CHANGE if right is UserRight.EDIT else _ProbeKind.INVALID
+        return self._probe(call, right, kind)
+
+    def probe_group_right(self, right: GroupRight, *, group: TeamViewerGroup | None = None) -> RightProbe:
+        """Whether the token has a user-group or role ``right``, found out without changing anything.
+
+        The same inference as ``probe_right`` (403 before the body is looked at), on the v1
+        endpoints group sync uses ([SWAGGER], [PS]): READ and ROLES_VIEW list one page;
+        CREATE posts a group with an empty name, which TeamViewer's 1-to-100-character rule
+        can only refuse (400); ROLES_ASSIGN posts an assignment naming no role and no group
+        (400); EDIT renames ``group`` (required) to the name it already has — an empty
+        change, as EDIT of a user is. DELETE is not probed: no request to delete a group is
+        both harmless and sure to reach the right's check.
+        """
+        operation = f"probe_groups_{right.name.lower()}"
+        if right is GroupRight.READ:
+            call = _Call(operation, "GET", USERGROUPS, params={"limit": "1"})
+            return self._probe(call, right, _ProbeKind.READ, listed="the company's user groups")
+        if right is GroupRight.ROLES_VIEW:
+            call = _Call(operation, "GET", USERROLES)
+            return self._probe(call, right, _ProbeKind.READ, listed="the company's user roles")
+        if right is GroupRight.CREATE:
+            call = _Call(operation, "POST", USERGROUPS, json_body={"name": ""})
+            return self._probe(call, right, _ProbeKind.INVALID)
+        if right is GroupRight.ROLES_ASSIGN:
+            call = _Call(operation, "POST", f"{USERROLES}/assign/usergroup", json_body={})
+            return self._probe(call, right, _ProbeKind.INVALID)
+        if group is None:
+            raise ValueError("probing the right to edit user groups needs a group to probe")
+        call = _Call(operation, "PUT", _group_path(group.id), json_body={"name": group.name})
+        return self._probe(call, right, _ProbeKind.EMPTY_CHANGE)
+
+    def _probe(
+        self, call: _Call, right: UserRight | GroupRight, kind: _ProbeKind, *, listed: str = ""
+    ) -> RightProbe:
+        """Send one probe and read its answer as a verdict on ``right`` (see ``probe_right``)."""
+        operation = call.operation
+
         def attempt() -> httpx.Response:
             response = send(self._http, SERVICE, operation, self._request(call))
             if response.status_code == 401 or _is_rate_limited(response):
@@ -389,19 +601,19 @@ class TeamViewerClient:
         status = response.status_code
         error = _error_text(response, secret=self._secret())
 
-        def verdict(kind: RightVerdict, evidence: str) -> RightProbe:
-            return RightProbe(right=right, verdict=kind, status=status, error=error, evidence=evidence)
+        def verdict(found: RightVerdict, evidence: str) -> RightProbe:
+            return RightProbe(right=right, verdict=found, status=status, error=error, evidence=evidence)
 
         if status == 403:
             return verdict(RightVerdict.MISSING, "TeamViewer refused the request before looking at it")
-        if right is UserRight.READ:
+        if kind is _ProbeKind.READ:
             if status == 200:
-                return verdict(RightVerdict.GRANTED, "TeamViewer listed the company's users: HTTP 200")
+                return verdict(RightVerdict.GRANTED, f"TeamViewer listed {listed}: HTTP 200")
         elif status == 400:
             return verdict(
                 RightVerdict.GRANTED, "TeamViewer checked the deliberately invalid request: HTTP 400"
             )
-        elif right is UserRight.EDIT and status in (200, 204):
+        elif kind is _ProbeKind.EMPTY_CHANGE and status in (200, 204):
             return verdict(RightVerdict.GRANTED, "TeamViewer accepted an empty change: nothing modified")
         elif 200 <= status < 300:
             return verdict(
@@ -411,17 +623,27 @@ class TeamViewerClient:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _json(self, call: _Call) -> dict[str, Any]:
-        response = self._exchange(call)
+    def _json(self, call: _Call, *, gate: ThrottleGate | None = None) -> dict[str, Any]:
+        response = self._exchange(call, gate=gate)
         assert response is not None
         return _decode(response, call.operation)
 
     def _exchange(
-        self, call: _Call, *, ok: tuple[int, ...] = (200,), missing_ok: bool = False
+        self,
+        call: _Call,
+        *,
+        ok: tuple[int, ...] = (200,),
+        missing_ok: bool = False,
+        gate: ThrottleGate | None = None,
     ) -> httpx.Response | None:
-        """``call`` under the retry policy: ``ok`` are its successes; with ``missing_ok``, a 404 is None."""
+        """``call`` under the retry policy: ``ok`` are its successes; with ``missing_ok``, a 404 is None.
+
+        ``gate``: shared by the threads of one concurrent walk; each attempt waits for it.
+        """
 
         def attempt() -> httpx.Response | None:
+            if gate is not None:
+                gate.wait()
             response = send(self._http, SERVICE, call.operation, self._request(call))
             if response.status_code in ok:
                 return response
@@ -429,7 +651,7 @@ class TeamViewerClient:
                 return None
             raise _classify(call.operation, response, secret=self._secret())
 
-        return self._retry.call(attempt)
+        return (self._retry if gate is None else gate.around(self._retry)).call(attempt)
 
     def _request(self, call: _Call) -> httpx.Request:
         """The ``httpx.Request`` for one attempt at ``call``, with SCIM's media types where they apply."""
@@ -440,6 +662,9 @@ class TeamViewerClient:
         if call.scim_body is not None:
             headers["Content-Type"] = SCIM_CONTENT_TYPE
             content = json.dumps(call.scim_body).encode()
+        elif call.json_body is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(call.json_body).encode()
         return self._http.build_request(
             call.method, call.path, params=call.params, headers=headers, content=content
         )
@@ -584,3 +809,25 @@ def _display_name(resource: dict[str, Any]) -> str:
 
 def _user_path(user_id: str) -> str:
     return f"{SCIM_USERS}/{quote(user_id, safe='')}"
+
+
+def _group_path(group_id: int) -> str:
+    """``/api/v1/usergroups/{id}``; ``ValueError`` for anything but a group id (an int64, [SWAGGER])."""
+    if not isinstance(group_id, int) or isinstance(group_id, bool) or group_id <= 0:
+        raise ValueError(f"not a TeamViewer user group id: {group_id!r}")
+    return f"{USERGROUPS}/{group_id}"
+
+
+def _check_group_name(name: str) -> None:
+    """1 to 100 characters ([SWAGGER]): a longer name is the caller's bug (the core cuts names)."""
+    if not 1 <= len(name) <= MAX_GROUP_NAME:
+        raise ValueError(f"a user group name has 1 to {MAX_GROUP_NAME} characters, got {len(name)}")
+
+
+def _page_params(token: str | None, page_size: int | None) -> dict[str, str] | None:
+    """[SWAGGER] ``paginationToken`` and ``limit``, each only when there is one to send."""
+    if page_size is not None and page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    params = {"paginationToken": token, "limit": None if page_size is None else str(page_size)}
+    kept = {key: value for key, value in params.items() if value is not None}
+    return kept or None

@@ -10,9 +10,14 @@ even when some fail (a wrong Okta token says nothing about the TeamViewer token)
 blanks every secret it read out of anything it prints.
 
 TeamViewer rights are tested without changing anything: the TeamViewer adapter finds out
-which of them the token has, and how it knows (``TeamViewerClient.probe_right``, which
-explains the inference); the checks only say what it found. The edit probe needs an account
-to aim its empty change at, and uses the token owner's.
+which of them the token has, and how it knows (``TeamViewerClient.probe_right`` for users,
+``probe_group_right`` for user groups and roles, which explain the inference); the checks
+only say what it found. The edit probes need something to aim their empty change at: the
+token owner's account, and the company's first user group (with none yet, that check is
+skipped — there is nothing to edit either).
+
+The group checks apply only where groups are pushed: without ``PUSH_GROUP_IDS`` or
+``GROUP_ROLE_MAP`` the product makes no group call, so a token without group rights is fine.
 """
 
 from __future__ import annotations
@@ -21,15 +26,17 @@ import argparse
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from rich.text import Text
 
 from tvsync.adapters.errors import AuthError, ThrottledError, UpstreamError
+from tvsync.adapters.okta_auth import AuthMode, OktaAuthorizer, okta_scopes
 from tvsync.adapters.okta_client import OktaClient
 from tvsync.adapters.teamviewer_client import (
+    GroupRight,
     RightProbe,
     RightVerdict,
     TeamViewerClient,
@@ -38,6 +45,8 @@ from tvsync.adapters.teamviewer_client import (
 )
 from tvsync.cli.context import NO_STACK, StackContext, add_stack_arguments, resolve
 from tvsync.cli.output import CliError, console, plural, print_json
+from tvsync.core.groups import GroupConfig
+from tvsync.models.groups import TeamViewerGroup
 from tvsync.observability import mask_email
 from tvsync.settings import DEFAULT_TEAMVIEWER_API_URL, function_variable
 
@@ -46,6 +55,7 @@ ORDER = 30
 PLACEHOLDER_PREFIX = "REPLACE_WITH_"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 _MAX_DETAIL = 240
+_T = TypeVar("_T")
 
 DESCRIPTION = """\
 Check that a stack can do its job, like Okta's "Test API Credentials" button:
@@ -54,8 +64,13 @@ Check that a stack can do its job, like Okta's "Test API Credentials" button:
                from Secrets Manager and no longer hold the template's placeholder
   TeamViewer   the token is valid, and may read, create and edit users
                (tested with requests TeamViewer must refuse: nothing is changed)
-  Okta         the API token is valid, and the TeamViewer app's users are readable
-  AWS          the event queue, its dead-letter queue and both tables are reachable
+  Okta         the secret's credentials are valid — an API token (SSWS) or a service app's
+               key (OAuth: the scopes Okta granted, DPoP on or off) — and the TeamViewer
+               app's users are readable
+  groups       with groups pushed (PUSH_GROUP_IDS, GROUP_ROLE_MAP): the token may read,
+               create and edit user groups (and assign roles, with GROUP_ROLE_MAP), every
+               mapped role id exists in TeamViewer, and Okta has every pushed group
+  AWS          the event queue, its dead-letter queue and the tables are reachable
 
 One line per check; exits 0 only if every check passed. No secret is ever printed.
 
@@ -215,6 +230,30 @@ class Probe:
             raise self._owner
         return self._owner
 
+    def first_group(self) -> TeamViewerGroup | None:
+        """The company's first user group (one page of one), the target of the edit probe."""
+        return next(iter(self.teamviewer().iter_groups(page_size=1)), None)
+
+    # groups --------------------------------------------------------------------
+
+    def group_config(self) -> GroupConfig:
+        """The pushed groups and mapped roles, read as the functions read them at their cold start."""
+        try:
+            return GroupConfig.parse(
+                self.setting("PUSH_GROUP_IDS") or "",
+                self.setting("GROUP_ROLE_MAP") or "",
+                delete_unpushed=False,
+            )
+        except ValueError as exc:
+            raise CheckFailed(f"{exc}: the functions would fail to start") from None
+
+    def pushed_groups(self) -> GroupConfig:
+        """The group configuration, or ``NotApplicable`` when no group is pushed."""
+        config = self.group_config()
+        if not config.enabled:
+            raise NotApplicable("no group pushed (PUSH_GROUP_IDS and GROUP_ROLE_MAP are empty)")
+        return config
+
     # Okta ----------------------------------------------------------------------
 
     def okta(self) -> OktaClient:
@@ -225,7 +264,15 @@ class Probe:
 
         token()
         if "okta" not in self._clients:
-            client = OktaClient(org_url, token, timeout=self.timeout)
+            # A service app asks for the scopes the functions ask for: groups only when pushed.
+            try:
+                groups = self.group_config().enabled
+            except CheckFailed:
+                groups = False
+            authorizer = OktaAuthorizer(
+                org_url, token, scopes=okta_scopes(groups=groups), timeout=self.timeout
+            )
+            client = OktaClient(org_url, authorizer, timeout=self.timeout)
             self._clients["okta"] = client
             self._closers.append(client.close)
         client_: OktaClient = self._clients["okta"]
@@ -327,15 +374,23 @@ def check_teamviewer_edit(probe: Probe) -> str:
 
 @check("Okta: token valid")
 def check_okta_token(probe: Probe) -> str:
+    """Which credentials the secret holds, and that Okta takes them: the adapter finds out, this says it."""
     try:
         probe.okta().check()
+        status = probe.okta().auth_status()
     except AuthError as exc:
-        if exc.status == 401:
+        if exc.status == 401 and exc.operation != "token":
             raise CheckFailed(
                 f"Okta refused the API token ({probe.require('OKTA_ORG_URL')}): {exc.detail}"
             ) from None
-        raise
-    return f"accepted by {probe.require('OKTA_ORG_URL')}"
+        raise CheckFailed(exc.detail) from None
+    where = probe.require("OKTA_ORG_URL")
+    if status.mode is AuthMode.SSWS:
+        return f"accepted by {where} (API token, SSWS)"
+    return (
+        f"accepted by {where} (service app {status.client_id}, key {status.key_id}; "
+        f"scopes granted: {' '.join(status.scopes) or 'none'}; DPoP {'on' if status.dpop else 'off'})"
+    )
 
 
 @check("Okta: app users readable")
@@ -352,6 +407,82 @@ def check_okta_app_users(probe: Probe) -> str:
             raise CheckFailed(f"the token's admin may not read app {app_id}'s users: {exc.detail}") from None
         raise
     return f"first page of app {app_id}'s users read"
+
+
+@check("TeamViewer: may read user groups")
+def check_teamviewer_groups_read(probe: Probe) -> str:
+    probe.pushed_groups()
+    return _group_right(probe, GroupRight.READ)
+
+
+@check("TeamViewer: may create user groups")
+def check_teamviewer_groups_create(probe: Probe) -> str:
+    probe.pushed_groups()
+    return _group_right(probe, GroupRight.CREATE)
+
+
+@check("TeamViewer: may edit user groups")
+def check_teamviewer_groups_edit(probe: Probe) -> str:
+    probe.pushed_groups()
+    try:
+        group = _teamviewer(probe, probe.first_group, GroupRight.READ)
+    except CheckFailed as exc:
+        raise CheckFailed(f"not checked: no user group readable to aim the probe at ({exc})") from None
+    if group is None:
+        raise NotApplicable(
+            "the company has no user group yet to aim the probe at (the first sync makes one)"
+        )
+    return _group_right(probe, GroupRight.EDIT, group=group)
+
+
+@check("TeamViewer: mapped roles exist")
+def check_teamviewer_roles(probe: Probe) -> str:
+    config = probe.pushed_groups()
+    if not config.roles:
+        raise NotApplicable("GROUP_ROLE_MAP is empty: no role is granted through groups")
+    listed = _teamviewer(probe, lambda: list(probe.teamviewer().iter_roles()), GroupRight.ROLES_VIEW)
+    roles = {role.id: role.name for role in listed}
+    wanted = sorted(set(config.roles.values()))
+    unknown = [role for role in wanted if role not in roles]
+    if unknown:
+        groups = sorted(group for group, role in config.roles.items() if role in unknown)
+        raise CheckFailed(
+            f"GROUP_ROLE_MAP names {plural(len(unknown), 'role')} TeamViewer does not have: "
+            f"{', '.join(unknown)} (for {', '.join(groups)}); "
+            f"the company has {plural(len(roles), 'role')}: {', '.join(sorted(roles.values())) or 'none'}"
+        )
+    return f"{plural(len(wanted), 'role')} found: " + ", ".join(f"{roles[r]} ({r})" for r in wanted)
+
+
+@check("TeamViewer: may assign roles")
+def check_teamviewer_roles_assign(probe: Probe) -> str:
+    if not probe.pushed_groups().roles:
+        raise NotApplicable("GROUP_ROLE_MAP is empty: no role is assigned")
+    return _group_right(probe, GroupRight.ROLES_ASSIGN)
+
+
+@check("Okta: pushed groups readable")
+def check_okta_groups(probe: Probe) -> str:
+    config = probe.pushed_groups()
+    names: list[str] = []
+    missing: list[str] = []
+    for group_id in sorted(config.pushed):
+        try:
+            group = probe.okta().get_group(group_id)
+        except AuthError as exc:
+            if exc.status == 403:
+                raise CheckFailed(f"the token's admin may not read group {group_id}: {exc.detail}") from None
+            raise
+        if group is None:
+            missing.append(group_id)
+        else:
+            names.append(group.name)
+    if missing:
+        raise CheckFailed(
+            f"Okta has no group {', '.join(missing)}; check PUSH_GROUP_IDS and GROUP_ROLE_MAP "
+            "(Okta group ids, 00g…)"
+        )
+    return f"{plural(len(names), 'group')} read: {', '.join(names)}"
 
 
 @check("AWS: event queue")
@@ -395,6 +526,7 @@ def _table_check(name: str, variable: str) -> Check:
 
 check_idempotency_table = _table_check("AWS: idempotency table", "IDEMPOTENCY_TABLE_NAME")
 check_sync_state_table = _table_check("AWS: sync state table", "SYNC_STATE_TABLE_NAME")
+check_group_state_table = _table_check("AWS: group state table", "GROUP_STATE_TABLE_NAME")
 
 ALL_CHECKS: tuple[Check, ...] = (
     check_hook_secret,
@@ -407,10 +539,17 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_teamviewer_edit,
     check_okta_token,
     check_okta_app_users,
+    check_teamviewer_groups_read,
+    check_teamviewer_groups_create,
+    check_teamviewer_groups_edit,
+    check_teamviewer_roles,
+    check_teamviewer_roles_assign,
+    check_okta_groups,
     check_event_queue,
     check_dead_letter_queue,
     check_idempotency_table,
     check_sync_state_table,
+    check_group_state_table,
 )
 
 
@@ -499,8 +638,24 @@ def _line(result: CheckResult, width: int) -> Text:
 
 def _right(probe: Probe, right: UserRight, *, account_id: str | None = None) -> str:
     """The adapter's finding about ``right`` as one line: the detail of a pass, or the failure."""
+    found = _teamviewer(probe, lambda: probe.teamviewer().probe_right(right, account_id=account_id), None)
+    return _right_detail(found)
+
+
+def _group_right(probe: Probe, right: GroupRight, *, group: TeamViewerGroup | None = None) -> str:
+    """``_right`` for a user-group or role right (``TeamViewerClient.probe_group_right``)."""
+    found = _teamviewer(probe, lambda: probe.teamviewer().probe_group_right(right, group=group), None)
+    return _right_detail(found)
+
+
+def _teamviewer(probe: Probe, call: Callable[[], _T], right: GroupRight | None) -> _T:
+    """``call()``, with the answers that say nothing about a right turned into one clear line.
+
+    A rate limit says "try again", a 401 that the token is refused. With ``right``, the call
+    is a read that needs it, and a 403 is that right missing.
+    """
     try:
-        found = probe.teamviewer().probe_right(right, account_id=account_id)
+        return call()
     except ThrottledError as exc:
         raise CheckFailed(
             f"TeamViewer is rate limiting the token (HTTP {exc.status}); try again shortly"
@@ -508,19 +663,20 @@ def _right(probe: Probe, right: UserRight, *, account_id: str | None = None) -> 
     except AuthError as exc:
         if exc.status == 401:
             raise CheckFailed("TeamViewer refused the token (HTTP 401)") from None
+        if exc.status == 403 and right is not None:
+            raise CheckFailed(_missing(right, exc.detail)) from None
         raise
-    return _right_detail(found)
+
+
+def _missing(right: UserRight | GroupRight, detail: str) -> str:
+    return f"missing right: the token may not {right.action} ({detail}); give the script token {right.grant}"
 
 
 def _right_detail(found: RightProbe) -> str:
     if found.verdict is RightVerdict.GRANTED:
         return f"allowed ({found.evidence})"
     if found.verdict is RightVerdict.MISSING:
-        detail = found.error or f"HTTP {found.status}"
-        raise CheckFailed(
-            f"missing right: the token may not {found.right.action} ({detail}); "
-            f"give the script token {found.right.value}"
-        )
+        raise CheckFailed(_missing(found.right, found.error or f"HTTP {found.status}"))
     if found.verdict is RightVerdict.WRITE_ACCEPTED:
         raise CheckFailed(f"{found.evidence}; review the company's users")
     raise CheckFailed(f"inconclusive: {found.evidence} {found.error}".rstrip())

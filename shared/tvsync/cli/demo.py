@@ -2,6 +2,11 @@
 
 The cast is the demo's own fictional people, so the final table shows their emails in full:
 how an address differs between Okta and TeamViewer (letter case, a change) is the point.
+
+The stack pushes one Okta group with a role (``demo_cast.ENGINEERING``), so the story also
+shows group sync: the first event about the group links it and converges its members, later
+membership events change one member each. The group is printed as ``tvsync status --group``
+prints it — read the same way, from the running stack — with its members' emails.
 """
 
 from __future__ import annotations
@@ -17,25 +22,36 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from tvsync.cli.context import StackContext
+from tvsync.cli.group_status import GroupView, group_dict, group_table, read_group
 from tvsync.cli.output import CliError, err_console, plural, print_json, print_table, stable_console
 from tvsync.cli.serve import line_printer, port_number, start_problem, stop_signals
+from tvsync.cli.status import group_config, group_store
+from tvsync.cli.upstream import Upstream
 from tvsync.core.desired_state import SyncConfig
 from tvsync.core.outcome import Outcome
 from tvsync.core.plan import PlanReason
+from tvsync.emulators.okta import OktaEmulator
+from tvsync.emulators.teamviewer import TeamViewerEmulator
 from tvsync.local import demo_cast
-from tvsync.local.convergence import UserComparison, compare
-from tvsync.local.stack import LocalStack, StackObserver, StackSettings, SyncRecord
+from tvsync.local.convergence import GroupComparison, UserComparison, compare, compare_groups
+from tvsync.local.stack import OKTA_AUTH_MODES, LocalStack, StackObserver, StackSettings, SyncRecord
 from tvsync.local.template import TEMPLATE_PATH
+from tvsync.models.groups import account_number
 
 ORDER = 5
 EVENTS_DIR = TEMPLATE_PATH.parent / "events" / "okta"
 
 HELP = """\
-Start the local stack with the TeamViewer and Okta emulators, seed Okta with six people,
-then play the deliveries in events/okta/ exactly as Okta would send them (verification
-first, then each POST with the auth header), wait for the worker, and print what happened.
+Start the local stack with the TeamViewer and Okta emulators, seed Okta with six people
+and an Engineering group, push that group with the TeamViewer role Engineer
+(PUSH_GROUP_IDS, GROUP_ROLE_MAP), then play the deliveries in events/okta/ exactly as Okta
+would send them (verification first, then each POST with the auth header), wait for the
+worker, and print what happened: each person, and the pushed group as
+`tvsync status --group` shows it, with its members.
 
-Exit code 0 only if TeamViewer matches Okta for every user that can be provisioned.
+Exit code 0 only if TeamViewer matches Okta for every user that can be provisioned and for
+the pushed group (its name, role and members).
 """
 
 
@@ -50,6 +66,13 @@ def add_parser(subparsers: Any) -> None:
         "--port", type=port_number, default=0, help="hook endpoint port (default 0: any free port)"
     )
     parser.add_argument("--quiet", action="store_true", help="print only the final table")
+    parser.add_argument(
+        "--okta-auth",
+        choices=OKTA_AUTH_MODES,
+        default="oauth",
+        help="how the functions read Okta: as an API service app (oauth, the default) or with an "
+        "API token (ssws)",
+    )
     parser.add_argument(
         "--json",
         action="store_true",
@@ -69,17 +92,34 @@ def _run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     secret = secrets.token_urlsafe(24)
     observer = StackObserver(print_line=None if args.quiet else line_printer(console))
-    settings = StackSettings(okta_hook_secret=secret, okta_app_id=demo_cast.TEAMVIEWER_APP_ID, port=args.port)
-    stack = LocalStack(settings, observer=observer)
+    # The stack's own emulators, made and seeded here: the role's id is one of its settings.
+    okta, teamviewer = OktaEmulator(), TeamViewerEmulator()
+    demo_cast.seed(okta, teamviewer)
+    push_group_ids, group_role_map = demo_cast.group_settings(teamviewer)
+    settings = StackSettings(
+        okta_hook_secret=secret,
+        okta_app_id=demo_cast.TEAMVIEWER_APP_ID,
+        push_group_ids=push_group_ids,
+        group_role_map=group_role_map,
+        port=args.port,
+    )
+    stack = LocalStack(
+        settings, observer=observer, okta=okta, teamviewer=teamviewer, okta_auth=args.okta_auth
+    )
     try:
         stack.start()
     except OSError as exc:
         raise CliError(start_problem(exc, args.port)) from None
     try:
         assert stack.okta is not None and stack.teamviewer is not None
-        demo_cast.seed(stack.okta, stack.teamviewer)
         if not args.quiet:
             console.print(f"local stack up: {stack.hook_url}", soft_wrap=True)
+            reads_okta = (
+                f"as service app {stack.okta_service_app} (OAuth 2.0, DPoP)"
+                if stack.okta_service_app
+                else "with an API token (SSWS)"
+            )
+            console.print(f"the functions read Okta {reads_okta}", soft_wrap=True)
         with httpx.Client(timeout=10) as client:
             _verify(client, stack.hook_url, secret)
             if not args.quiet:
@@ -90,15 +130,50 @@ def _run(args: argparse.Namespace) -> int:
                 if not stack.wait_idle(timeout=30):
                     raise CliError(f"the worker did not finish {filename} within 30 s")
         dlq_visible, dlq_in_flight = stack.queue_depth(stack.dlq_url)
-        comparisons = compare(stack.okta, stack.teamviewer, SyncConfig(app_id=demo_cast.TEAMVIEWER_APP_ID))
+        sync_config = SyncConfig(app_id=demo_cast.TEAMVIEWER_APP_ID)
+        comparisons = compare(stack.okta, stack.teamviewer, sync_config)
+        context = _status_context(stack)
+        groups = compare_groups(stack.okta, stack.teamviewer, sync_config, group_config(context))
+        views = _group_views(context, stack.teamviewer, groups)
     finally:
         stack.close()
     result = _Result(comparisons, observer.syncs, dlq_visible + dlq_in_flight, time.monotonic() - started)
+    result.groups = list(zip(groups, views, strict=True))
     if args.json:
         print_json(result.as_dict())
     else:
         _print_result(stable_console(), result)
     return 0 if result.ok else 1
+
+
+def _status_context(stack: LocalStack) -> StackContext:
+    """The running stack as ``tvsync status`` finds it (the state file ``tvsync serve`` writes)."""
+    return StackContext(
+        source="the demo's local stack",
+        functions=stack.functions,
+        aws_endpoint_url=stack.aws_endpoint_url,
+        region=stack.region,
+        local=True,
+    )
+
+
+def _group_views(
+    context: StackContext, teamviewer: TeamViewerEmulator, groups: list[GroupComparison]
+) -> list[GroupView]:
+    """Each pushed group as ``tvsync status --group`` reads it, with its members' emails."""
+    store = group_store(context)
+    assert store is not None  # the template has the table
+    config = group_config(context)
+    emails = {account_number(str(account["id"])): str(account["email"]) for account in teamviewer.users()}
+    views = []
+    with Upstream(context) as upstream:
+        for group in groups:
+            view = read_group(
+                group.okta_group_id, link=store.get(group.okta_group_id), config=config, upstream=upstream
+            )
+            view.members = sorted((emails.get(n, str(n)) for n in group.teamviewer_members), key=str.casefold)
+            views.append(view)
+    return views
 
 
 class _Result:
@@ -116,10 +191,16 @@ class _Result:
         self.failures = [
             c for c in self.comparisons if not c.converged and c.okta_user_id not in self.conflicts
         ]
+        #: Each pushed group: how it compares with Okta, and how ``tvsync status --group`` shows it.
+        self.groups: list[tuple[GroupComparison, GroupView]] = []
+
+    @property
+    def group_failures(self) -> list[GroupComparison]:
+        return [group for group, _ in self.groups if not group.converged]
 
     @property
     def ok(self) -> bool:
-        return not self.dead_letters and not self.failures
+        return not self.dead_letters and not self.failures and not self.group_failures
 
     def done(self) -> dict[str, list[str]]:
         """Per Okta user, what the pipeline did, in order and without repeats."""
@@ -165,20 +246,27 @@ class _Result:
                 }
                 for c in self.comparisons
             ],
+            "groups": [{**group_dict(view), "in_step": group.converged} for group, view in self.groups],
         }
 
 
 def _print_result(console: Console, result: _Result) -> None:
     print_table(console, _table(result))
+    for group, view in result.groups:
+        print_table(console, group_table(view, title=f"Pushed group {group.name} ({group.okta_group_id})"))
     if result.dead_letters:
         console.print(f"[red]✗ {plural(result.dead_letters, 'event')} in the dead-letter queue[/red]")
-    elif result.failures:
-        names = ", ".join(c.email for c in result.failures)
+    elif result.failures or result.group_failures:
+        names = ", ".join(
+            [c.email for c in result.failures] + [f"group {g.name}" for g in result.group_failures]
+        )
         elapsed = f"{result.elapsed:.1f} s"
         console.print(f"[red]✗ TeamViewer does not match Okta for: {names}[/red] ({elapsed})", soft_wrap=True)
     else:
+        groups = ", ".join(group.name for group, _ in result.groups)
+        pushed = f" and the pushed group {groups} (name, role, members)" if groups else ""
         console.print(
-            f"[green]✓ TeamViewer matches Okta for every user that can be provisioned[/green] "
+            f"[green]✓ TeamViewer matches Okta for every user that can be provisioned{pushed}[/green] "
             f"({plural(len(result.conflicts), 'recorded conflict')}; {result.elapsed:.1f} s)",
             soft_wrap=True,
         )

@@ -26,6 +26,7 @@ from rich.table import Table
 from tvsync.cli.context import add_stack_arguments, resolve
 from tvsync.cli.output import CliError, console, err_console, plural, print_json, print_table
 from tvsync.core.drift import DriftCategory, DriftItem, DriftReason
+from tvsync.core.group_drift import GroupDriftReason
 from tvsync.observability import mask_email, mask_value
 from tvsync.services.reconcile_report import Phase, ReconcileReport
 from tvsync.settings import ConfigurationError, ReconcileSettings, function_variable
@@ -285,8 +286,61 @@ def _print_report(report: ReconcileReport, *, show: int) -> None:
         hidden = len(report.items) - show + report.items_omitted
         if hidden > 0:
             console.print(f"... and {hidden:,} more (--show N, or --json for all)")
-    if report.dry_run and report.drifted:
+    _print_groups(report, show=show)
+    if report.dry_run and (report.drifted or report.groups_drifted):
         console.print("Run without --dry-run to queue the fixes.")
+
+
+#: What each kind of group drift means (``tvsync.core.group_drift.GroupDriftReason``).
+GROUP_MEANING = {
+    GroupDriftReason.NOT_LINKED: "pushed, without a TeamViewer group: the sync creates or adopts one",
+    GroupDriftReason.NAME: "TeamViewer's name differs from Okta's: the sync renames it",
+    GroupDriftReason.ROLE: "the role is not the mapped one: the sync assigns (or unassigns) it",
+    GroupDriftReason.MEMBERS_MISSING: "members who belong are missing: the sync adds them",
+    GroupDriftReason.MEMBERS_EXTRA: "members who do not belong: the sync removes them",
+    GroupDriftReason.NOT_RELEASED: "no longer pushed (or deleted in Okta), not emptied yet",
+    GroupDriftReason.STALE_LINK: "its TeamViewer group is gone: the link is forgotten",
+}
+
+
+def _print_groups(report: ReconcileReport, *, show: int) -> None:
+    """Group drift beside the users': one line when every group is in step, else a table."""
+    if not report.groups_checked:
+        return
+    if not report.groups_drifted:
+        console.print(f"Groups: {plural(report.groups_checked, 'pushed or linked group')}, all in step")
+        return
+    title = (
+        f"Groups: {report.groups_drifted:,} of {plural(report.groups_checked, 'pushed or linked group')} "
+        f"drifted ({_queued(report)})"
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("Okta group", no_wrap=True, overflow="ignore")
+    table.add_column("TeamViewer group", no_wrap=True, overflow="ignore")
+    table.add_column("name", overflow="fold")
+    table.add_column("drift", overflow="fold")
+    for drift in report.group_items[:show]:
+        reasons = []
+        for reason in drift.reasons:
+            count = {
+                GroupDriftReason.MEMBERS_MISSING: drift.members_missing,
+                GroupDriftReason.MEMBERS_EXTRA: drift.members_extra,
+            }.get(reason)
+            reasons.append(f"{reason.value} ({count:,})" if count else reason.value)
+        table.add_row(
+            drift.okta_group_id,
+            str(drift.teamviewer_group_id) if drift.teamviewer_group_id is not None else "-",
+            drift.name or "-",
+            ", ".join(reasons),
+        )
+    table.caption = "; ".join(
+        f"{reason.value}: {GROUP_MEANING[reason]}" for reason, count in report.group_counts.items() if count
+    )
+    table.caption_justify = "left"
+    print_table(console, table)
+    hidden = report.groups_drifted - min(show, len(report.group_items))
+    if hidden > 0:
+        console.print(f"... and {hidden:,} more groups (--show N, or --json for all)")
 
 
 def _queued(report: ReconcileReport) -> str:

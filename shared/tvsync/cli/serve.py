@@ -34,7 +34,7 @@ from rich.console import Console
 from tvsync.cli.context import LOCAL_STATE, StackContext, not_running, read_local_state, write_local_state
 from tvsync.cli.output import CliError, stable_console
 from tvsync.local import demo_cast
-from tvsync.local.stack import LocalStack, StackObserver, StackSettings
+from tvsync.local.stack import OKTA_AUTH_MODES, LocalStack, StackObserver, StackSettings
 
 ORDER = 10
 #: The generated hook secret is written beside the state file: .tvsync/hook-secret by default.
@@ -54,7 +54,10 @@ TeamViewer. Only one `serve` runs per --state-file.
 
 Environment (all optional):
   TEAMVIEWER_API_URL, TEAMVIEWER_API_TOKEN   a TeamViewer API (default: the built-in emulator)
-  OKTA_ORG_URL, OKTA_API_TOKEN               an Okta org (default: the built-in emulator)
+  OKTA_ORG_URL, OKTA_API_TOKEN               an Okta org (default: the built-in emulator, read
+                                             as a service app; --okta-auth ssws: a token);
+                                             OKTA_API_TOKEN: an API token or a service app's
+                                             JSON key (`tvsync okta-key`)
   OKTA_HOOK_SECRET                           the hook's auth header value (default: generated,
                                              written to .tvsync/hook-secret)
   OKTA_APP_ID                                only users assigned to this app are provisioned
@@ -110,6 +113,13 @@ def add_parser(subparsers: Any) -> None:
         help="seed the built-in emulators with the people of events/okta/ (see `tvsync demo`)",
     )
     parser.add_argument(
+        "--okta-auth",
+        choices=OKTA_AUTH_MODES,
+        default="oauth",
+        help="how the functions read the built-in Okta emulator: as an API service app (oauth, the "
+        "default; DPoP required) or with an API token (ssws)",
+    )
+    parser.add_argument(
         "--state-file",
         type=Path,
         default=LOCAL_STATE,
@@ -127,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     with stop_signals():
         _refuse_if_running(state_file)
         observer = StackObserver(print_line=line_printer(console), dry_run=settings.dry_run)
-        stack = LocalStack(settings, observer=observer)
+        stack = LocalStack(settings, observer=observer, okta_auth=args.okta_auth)
         try:
             stack.start()
         except OSError as exc:
@@ -233,6 +243,10 @@ def _banner(
     replay = f"tvsync replay events/okta/*.json --url {stack.hook_url}"
     empty_okta = stack.okta is not None and not stack.okta.users()
     okta_kind = " (emulator, demo cast)" if demo_cast else " (emulator)" if stack.okta else ""
+    if stack.okta_service_app:
+        okta_kind += f"; read as service app {stack.okta_service_app} (OAuth 2.0, DPoP)"
+    elif stack.okta:
+        okta_kind += "; read with an API token (SSWS)"
     lines = [
         f"[bold]okta-teamviewer-sync[/bold] local stack{' (dry run)' if settings.dry_run else ''}",
         f"  hook URL      {stack.hook_url}",

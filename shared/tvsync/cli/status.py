@@ -1,8 +1,12 @@
-"""``tvsync status [OKTA_USER_ID|EMAIL]``: what the worker last did, from SyncStateTable.
+"""``tvsync status [OKTA_USER_ID|EMAIL | --group ID]``: what the worker last did, and why.
 
-Without an argument: how many users ended in each outcome, and the most recent problems
-(conflicts, refused requests, users still being retried). With one: that user's record —
-outcome, when, why, the TeamViewer account and the event that caused it.
+Without an argument: how many users ended in each outcome, the most recent problems
+(conflicts, refused requests, users still being retried), and one line on the pushed
+groups (GroupStateTable). With a user: that user's record — outcome, when, why, the
+TeamViewer account and the event that caused it — and, when groups are pushed, the user's
+pushed groups with whether the account is a member in TeamViewer now. With ``--group``:
+one group's record beside Okta's and TeamViewer's view of it (``tvsync.cli.group_status``,
+which also says what each view costs).
 
 The summary masks emails (it lists many people, and ends up in tickets and chat); asking
 for one user shows that user's email in full, because the admin asked for exactly that.
@@ -22,9 +26,23 @@ from rich.table import Table
 from rich.text import Text
 
 from tvsync.adapters.dead_letters import DeadLetterError, DeadLetterQueue
+from tvsync.adapters.group_state import GroupStateStore
 from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.cli.context import StackContext, add_stack_arguments, resolve
+from tvsync.cli.group_status import (
+    GroupsSummary,
+    UserGroup,
+    group_dict,
+    group_table,
+    read_group,
+    read_user_groups,
+    summarize_groups,
+    summary_line,
+    user_groups_table,
+)
 from tvsync.cli.output import CliError, console, plural, print_json, print_table
+from tvsync.cli.upstream import DEFAULT_TIMEOUT_SECONDS, Upstream
+from tvsync.core.groups import GroupConfig
 from tvsync.models.sync_state import SyncState
 from tvsync.observability import mask_email
 
@@ -48,14 +66,24 @@ MEANING = {
 DESCRIPTION = """\
 Show what the worker last did, from SyncStateTable.
 
-  tvsync status                  users per outcome, and the most recent problems
-  tvsync status 00u1abcd...      one Okta user: outcome, when, why, TeamViewer account
+  tvsync status                  users per outcome, the most recent problems, pushed groups
+  tvsync status 00u1abcd...      one Okta user: outcome, when, why, TeamViewer account,
+                                 and their pushed groups
   tvsync status jane@corp.com    the same, found by email (case-insensitive)
+  tvsync status --group 00g1...  one pushed Okta group: its TeamViewer group, role,
+                                 members in both, and what the last group sync did
 
 Outcomes: applied, adopted, no-change, dry-run, conflict, invalid, retrying, creating
 (see docs/operations.md). "Last applied" is when a sync last changed the user's account in
 TeamViewer or adopted one; later syncs that change nothing keep it.
 The summary masks emails; asking for one user shows that user's email.
+
+Groups (with PUSH_GROUP_IDS or GROUP_ROLE_MAP set, or groups still linked): the summary
+reads GroupStateTable only. A user's pushed groups come from Okta (one read of the user's
+groups); "member in TeamViewer" is TeamViewer's own member list, read for each of the
+user's linked groups until the account is found in it — a few calls per group, not what
+the worker intended. --group reads the group and its whole member list in Okta and in
+TeamViewer (one call a page). A service that cannot be read is named, and the rest shown.
 """
 
 
@@ -76,6 +104,17 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("user", nargs="?", metavar="OKTA_USER_ID|EMAIL", help="show one user's record")
     parser.add_argument(
+        "--group", metavar="OKTA_GROUP_ID", help="show one pushed (or still linked) Okta group instead"
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help="give up on each Okta or TeamViewer call after this many seconds "
+        f"(default: {DEFAULT_TIMEOUT_SECONDS:g}; only a user's groups and --group call them)",
+    )
+    parser.add_argument(
         "--limit",
         type=int,
         default=20,
@@ -89,16 +128,80 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     context = resolve(args)
+    if args.group is not None:
+        if args.user:
+            raise CliError("give a user or --group, not both")
+        return _show_group(context, args.group.strip(), as_json=args.json, timeout=args.timeout)
     table = context.value("SYNC_STATE_TABLE_NAME")  # what is missing, before how to reach AWS
     store = SyncStateStore(context.client("dynamodb"), table)
     if args.user:
-        return _show_user(store, args.user.strip(), as_json=args.json)
+        return _show_user(context, store, args.user.strip(), as_json=args.json, timeout=args.timeout)
     summary = summarize(store.scan(), limit=max(0, args.limit))
     summary.dead_letters = _dead_letters(context)
+    groups = _groups_summary(context)
     if args.json:
-        print_json(_summary_dict(summary))
+        print_json({**_summary_dict(summary), "groups": groups.as_dict() if groups else None})
     else:
         _print_summary(summary)
+        if groups is not None:
+            console.print(summary_line(groups), soft_wrap=True)
+    return 0
+
+
+def group_config(context: StackContext) -> GroupConfig:
+    """The worker's pushed groups and roles, as its settings read them; nothing pushed if unset."""
+
+    def setting(name: str) -> str:
+        try:
+            return context.value(name)
+        except CliError:
+            return ""
+
+    try:
+        return GroupConfig.parse(
+            setting("PUSH_GROUP_IDS"),
+            setting("GROUP_ROLE_MAP"),
+            delete_unpushed=setting("DELETE_UNPUSHED_GROUPS").lower() == "true",
+        )
+    except ValueError as exc:
+        raise CliError(f"{exc} ({context.source}); `tvsync check` says more") from None
+
+
+def group_store(context: StackContext) -> GroupStateStore | None:
+    """GroupStateTable, or None for a stack deployed before groups (it names no such table)."""
+    try:
+        table = context.value("GROUP_STATE_TABLE_NAME")
+    except CliError:
+        return None
+    return GroupStateStore(context.client("dynamodb"), table)
+
+
+def _groups_summary(context: StackContext) -> GroupsSummary | None:
+    """The summary's group line; None where groups are not in use (nothing pushed, none linked)."""
+    store = group_store(context)
+    if store is None:
+        return None
+    summary = summarize_groups(store.scan(), group_config(context))
+    return summary if summary.linked or summary.not_linked else None
+
+
+def _show_group(context: StackContext, okta_group_id: str, *, as_json: bool, timeout: float) -> int:
+    store = group_store(context)
+    if store is None:
+        raise CliError(f"GROUP_STATE_TABLE_NAME is not known for this stack ({context.source})")
+    config = group_config(context)
+    link = store.get(okta_group_id)
+    if link is None and not config.is_pushed(okta_group_id):
+        raise CliError(
+            f"no record for Okta group {okta_group_id!r}: it is not pushed (PUSH_GROUP_IDS, "
+            "GROUP_ROLE_MAP) and the worker never linked it"
+        )
+    with Upstream(context, timeout=timeout) as upstream:
+        view = read_group(okta_group_id, link=link, config=config, upstream=upstream)
+    if as_json:
+        print_json({"group": group_dict(view)})
+    else:
+        print_table(console, group_table(view))
     return 0
 
 
@@ -129,17 +232,48 @@ def find_users(store: SyncStateStore, key: str) -> list[SyncState]:
     return [state] if state else []
 
 
-def _show_user(store: SyncStateStore, key: str, *, as_json: bool) -> int:
+def _show_user(
+    context: StackContext, store: SyncStateStore, key: str, *, as_json: bool, timeout: float
+) -> int:
     states = find_users(store, key)
     if not states:
         kind = "email" if "@" in key else "Okta user id"
         raise CliError(f"no sync record for {kind} {key!r}: the worker has not seen this user yet")
+    groups = _users_groups(context, states, timeout=timeout)
     if as_json:
-        print_json({"users": [_user_dict(s) for s in states]})
+        users = []
+        for state in states:
+            user = _user_dict(state)
+            if groups is not None:
+                rows, notes = groups[state.okta_user_id]
+                user["groups"] = [row.as_dict() for row in rows]
+                user["groups_notes"] = notes
+            users.append(user)
+        print_json({"users": users})
         return 0
     for state in states:
         print_table(console, _user_table(state))
+        if groups is not None:
+            print_table(console, user_groups_table(state, *groups[state.okta_user_id]))
     return 0
+
+
+def _users_groups(
+    context: StackContext, states: list[SyncState], *, timeout: float
+) -> dict[str, tuple[list[UserGroup], list[str]]] | None:
+    """Each user's pushed groups and what could not be read; None where groups are not in use."""
+    store = group_store(context)
+    if store is None:
+        return None
+    config = group_config(context)
+    links = {link.okta_group_id: link for link in store.scan()}
+    if not config.enabled and not links:
+        return None
+    found: dict[str, tuple[list[UserGroup], list[str]]] = {}
+    with Upstream(context, timeout=timeout) as upstream:
+        for state in states:
+            found[state.okta_user_id] = read_user_groups(state, config=config, links=links, upstream=upstream)
+    return found
 
 
 def _dead_letters(context: StackContext) -> int | None:

@@ -81,14 +81,20 @@ class InjectedFault:
     status: int = 503
 
 
+#: The most latency an emulator adds to a request: enough for any real API, never a hang.
+MAX_LATENCY = 5.0
+
+
 @dataclass
 class FaultPolicy:
     """Seeded, reproducible failure injection.
 
     ``failure_rate`` is the share of requests (0..1) that fail; each failure picks its
     kind from ``kinds`` and, for timeouts and drops, whether it hits after the app has
-    already applied the request (``after_apply_share``). ``latency`` (seconds) is added
-    to every request. ``timeout_delay`` is how long a TIMEOUT keeps a real HTTP client
+    already applied the request (``after_apply_share``). ``latency`` (seconds, at most
+    ``MAX_LATENCY``) is added to every request, slept by the server outside the app's lock
+    so concurrent requests overlap as they would against a real API (80 ms for Okta and
+    120 ms for TeamViewer are realistic). ``timeout_delay`` is how long a TIMEOUT keeps a real HTTP client
     waiting; it must exceed the client's read timeout and stays small to keep tests fast.
     """
 
@@ -104,6 +110,8 @@ class FaultPolicy:
     def __post_init__(self) -> None:
         if not 0.0 <= self.failure_rate <= 1.0:
             raise ValueError("failure_rate must be between 0 and 1")
+        if not 0.0 <= self.latency <= MAX_LATENCY:
+            raise ValueError(f"latency must be between 0 and {MAX_LATENCY} seconds")
         self._rng = random.Random(self.seed)
 
     def draw(self) -> InjectedFault | None:

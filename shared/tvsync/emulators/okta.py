@@ -1,14 +1,19 @@
 """A faithful, in-memory fake of the slice of Okta's management API the product reads.
 
 The worker is level-triggered: for every event it re-reads the user and the user's
-assignment to the TeamViewer app, and the reconciler walks whole lists. So the emulator
-has to be right about exactly those reads — the object shapes, the 404 bodies that mean
-"gone" or "unassigned", cursor paging with ``Link`` headers, which users a list hides, the
-``SSWS`` token and the rate-limit headers — and nothing else. Every behaviour carries the
-tag of the source it rests on (docs/sources.md):
+assignment to the TeamViewer app — and, for pushed groups, the group, its members and the
+user's groups — and the reconciler walks whole lists. So the emulator has to be right about
+exactly those reads — the object shapes, the 404 bodies that mean "gone" or "unassigned",
+cursor paging with ``Link`` headers, which users a list hides, the ``SSWS`` token, the
+service apps' ``Bearer`` and ``DPoP`` tokens (``tvsync.emulators.okta_oauth``: the token
+endpoint, scopes, admin roles) and the rate-limit headers — and nothing else. Every
+behaviour carries the tag of the source it rests on (docs/sources.md):
 
 - [SPEC] Okta management OpenAPI spec; [CORE] core Okta API reference (auth, pagination,
-  errors, filter expressions); [RL] rate-limit reference.
+  errors, filter expressions); [RL] rate-limit reference;
+- [DEACT-KB] Okta's guide to removing a deactivated user from their groups (a deactivated
+  user keeps their memberships; nobody leaves ``Everyone``); [JAVA-SDK] Okta's Java SDK
+  threads on ``listUserGroups`` (a user's groups come 200 a page, with ``Link`` headers).
 
 It is meant to be as strict as Okta, never kinder: a client that only works against a
 lenient fake (a ``filter`` that ignores case, a query Okta refuses, an error body Okta never
@@ -21,6 +26,8 @@ makes it a knob.
 
 from __future__ import annotations
 
+import base64
+import bisect
 import copy
 import hmac
 import json
@@ -28,12 +35,14 @@ import math
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode
 
 from tvsync.emulators.http import EmulatorApp, EmulatorRequest, EmulatorResponse, FaultPolicy, InjectedFault
+from tvsync.emulators.okta_oauth import TOKEN_PATH, OktaOAuthServer, ServiceApp
 from tvsync.models.okta import OktaUserStatus
 
 if TYPE_CHECKING:
@@ -55,6 +64,21 @@ _FILTER_ATTRIBUTES = frozenset(
     {"status", "id", "profile.login", "profile.email", "profile.firstName", "profile.lastName"}
 )
 
+#: The scope a service app's token needs for each top-level collection of the API [SPEC]; a
+#: user's groups are read through the user API, and need its scope.
+_ROUTE_SCOPES: Mapping[str, str] = {
+    "users": "okta.users.read",
+    "apps": "okta.apps.read",
+    "groups": "okta.groups.read",
+}
+
+#: Group types [SPEC]: made in Okta, imported from an app (such as Active Directory), or Okta's own.
+_GROUP_TYPES = frozenset({"OKTA_GROUP", "APP_GROUP", "BUILT_IN"})
+
+#: The app an ``APP_GROUP`` is imported from unless the seeding says otherwise: an Active
+#: Directory instance, the importer the [SPEC] examples show.
+_DIRECTORY_APP_ID = "0oaEmuActiveDirect0h7"
+
 #: Okta's error code and summary for an injected server error, from Okta's published error-code
 #: list; it has no code for 502, which therefore answers like a 500 (``E0000009``).
 _SERVER_ERRORS: Mapping[int, tuple[str, str]] = {
@@ -75,6 +99,28 @@ def _timestamp(epoch: float) -> str:
     """Okta's timestamp format: UTC, millisecond precision, ``Z`` suffix [SPEC]."""
     moment = datetime.fromtimestamp(epoch, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _group_profile(name: str, description: str | None, group_type: str, guid: str) -> dict[str, Any]:
+    """A group's profile by its ``objectClass`` [SPEC].
+
+    ``okta:user_group`` (Okta and built-in groups) holds a name and a description. An
+    imported ``APP_GROUP`` is an Active Directory group here (``okta:windows_security_principal``),
+    whose profile also carries the directory's names for it, as in the [SPEC] list example.
+    """
+    if not name:
+        raise ValueError("a group needs a name")
+    profile: dict[str, Any] = {"name": name, "description": description}
+    if group_type == "APP_GROUP":
+        profile.update(
+            groupType="Security",
+            samAccountName=name,
+            groupScope="Global",
+            dn=f"CN={name},OU=Groups,DC=corp,DC=example,DC=com",
+            windowsDomainQualifiedName=f"CORP\\{name}",
+            externalId=guid,
+        )
+    return profile
 
 
 def _profile(login: str, email: str, first_name: str | None, last_name: str | None) -> dict[str, Any]:
@@ -140,14 +186,25 @@ class _BadQuery(ValueError):
 
 
 class OktaEmulator(EmulatorApp):
-    """Okta's user and app-assignment reads, with seeding helpers.
+    """Okta's user, app-assignment and group reads, with seeding helpers.
+
+    Groups [SPEC]: ``GET /api/v1/groups/{id}``, its members (``/groups/{id}/users``) and a
+    user's groups (``/users/{id}/groups``, the user by id or login). Like Okta, the org has
+    the built-in ``Everyone`` group (``everyone_id``): every user is in it, it cannot be
+    renamed or deleted and nobody joins or leaves it by hand [SPEC][DEACT-KB]. A user keeps
+    their memberships when deactivated, so group member lists include DEPROVISIONED users
+    [DEACT-KB]; deleting a user ends them. Group names are not checked for uniqueness: an
+    Okta group and an imported one may share a name.
 
     Unpinned choices (no source above pins them; change the class attributes if a test
     needs otherwise):
 
-    - ``LIST_LIMITS``: defaults are [SPEC] (users 200, app users 50 / max 500); the users
-      maximum is not documented, so it equals the default. A larger ``limit`` is clamped,
-      a non-positive or non-numeric one is a 400.
+    - ``LIST_LIMITS``: defaults are [SPEC] (users 200, app users 50 / max 500, group members
+      1000) and [JAVA-SDK] (a user's groups 200, although the spec lists no ``limit`` for
+      that route); maxima the sources do not give equal the default. A larger ``limit`` is
+      clamped, a non-positive or non-numeric one is a 400. Parameters a route does not know
+      (a ``filter`` on group members, say) are ignored, not refused.
+    - ``Everyone`` holds every user, DEPROVISIONED ones included.
     - Lists are ordered by id and the ``after`` cursor is the last id returned, so a
       user deleted between pages does not break the walk. Clients must treat it as opaque
       [CORE].
@@ -163,6 +220,10 @@ class OktaEmulator(EmulatorApp):
       compares string values case-insensitively (``lower()``, so diacritics still count);
       both include DEPROVISIONED users; both at once is a 400 ``E0000033``. ``search`` is
       answered immediately, although Okta's is eventually consistent [SPEC].
+    - ``MAX_SEARCH_LENGTH`` / ``MAX_SEARCH_CLAUSES``: Okta publishes no limit, only that
+      "an overly complex or long search query can result in an error" [SPEC]; the emulator
+      refuses a ``search`` longer than the product's own bound (``tvsync.adapters.okta_search``,
+      the same numbers) with a 400 ``E0000031``, so a client that would send more fails here.
     - Error codes other than E0000007, E0000011 and E0000047 (E0000001, E0000006,
       E0000009, E0000010, E0000022, E0000031, E0000033) follow Okta's published error-code
       list, which none of the tagged sources spells out. An injected ``SERVER_ERROR``
@@ -174,7 +235,11 @@ class OktaEmulator(EmulatorApp):
     LIST_LIMITS: Mapping[str, _ListLimits] = {
         "users": _ListLimits(default=200, maximum=200),
         "app_users": _ListLimits(default=50, maximum=500),
+        "group_users": _ListLimits(default=1000, maximum=1000),
+        "user_groups": _ListLimits(default=200, maximum=200),
     }
+    MAX_SEARCH_LENGTH = 3000
+    MAX_SEARCH_CLAUSES = 50
     public_url: str | None = None
 
     def __init__(
@@ -192,13 +257,26 @@ class OktaEmulator(EmulatorApp):
         self._users: dict[str, dict[str, Any]] = {}
         self._apps: dict[str, dict[str, dict[str, Any]]] = {}
         self._forbidden: list[str] = []
+        self._groups: dict[str, dict[str, Any]] = {}
+        self._members: dict[str, set[str]] = {}
+        self._group_sources: dict[str, str] = {}
         self._next_user = 0
+        self._next_group = 0
         self._next_error = 0
         self._window: int | None = None
         self._used = 0
         self._handled = threading.local()
+        #: Bumped by every change to users or assignments: it dates the cached orders and index.
+        self._version = 0
+        self._orders: dict[str, tuple[int, list[str]]] = {}
+        self._email_index: tuple[int, dict[str, list[str]]] | None = None
         self.throttled = 0
         self.calls: list[CallRecord] = []
+        #: The org authorization server: service apps, their tokens and DPoP (seed it here).
+        self.oauth = OktaOAuthServer(lock=self.lock, clock=clock)
+        everyone = self.add_group("Everyone", type="BUILT_IN", description="All users in your organization")
+        #: The id of the built-in group every user belongs to.
+        self.everyone_id: str = everyone["id"]
 
     # ------------------------------------------------------------------ seeding API
 
@@ -225,6 +303,8 @@ class OktaEmulator(EmulatorApp):
                 raise ValueError(f"login {login} already exists")
             user = self._new_user(user_id, state, _profile(login, email, first_name, last_name))
             self._users[user_id] = user
+            self._version += 1
+            self._touch_membership(self.everyone_id)
             return copy.deepcopy(user)
 
     def add_users(
@@ -249,6 +329,9 @@ class OktaEmulator(EmulatorApp):
                     user_id, state, _profile(email, email, first_name, last_name)
                 )
                 ids.append(user_id)
+            if ids:
+                self._touch_membership(self.everyone_id)
+                self._version += 1
             return ids
 
     def _new_user(self, user_id: str, state: OktaUserStatus, profile: dict[str, Any]) -> dict[str, Any]:
@@ -285,6 +368,7 @@ class OktaEmulator(EmulatorApp):
             if user["activated"] is None and state not in _NOT_ACTIVATED:
                 user["activated"] = now
             user["lastUpdated"] = now
+            self._version += 1
             if state is OktaUserStatus.DEPROVISIONED and not keep_assignments:
                 for assignments in self._apps.values():
                     assignments.pop(user_id, None)
@@ -300,14 +384,24 @@ class OktaEmulator(EmulatorApp):
                     raise ValueError(f"login {login} already exists")
             user["profile"].update(fields)
             user["lastUpdated"] = _timestamp(self._clock())
+            self._version += 1
 
     def delete_user(self, user_id: str) -> None:
-        """Remove a user for good: afterwards every read answers 404, as for an unknown id."""
+        """Remove a user for good: afterwards every read answers 404, as for an unknown id.
+
+        The user's memberships end with them: no group lists a deleted user [SPEC].
+        """
         with self.lock:
             self._require_user(user_id)
             del self._users[user_id]
+            self._version += 1
             for assignments in self._apps.values():
                 assignments.pop(user_id, None)
+            for group_id, members in self._members.items():
+                if user_id in members:
+                    members.discard(user_id)
+                    self._touch_membership(group_id)
+            self._touch_membership(self.everyone_id)
 
     def add_app(self, app_id: str) -> None:
         """Declare an app with no assignments (``assign`` declares apps implicitly)."""
@@ -320,6 +414,7 @@ class OktaEmulator(EmulatorApp):
             user = self._require_user(user_id)
             assignments = self._apps.setdefault(app_id, {})
             now = _timestamp(self._clock())
+            self._version += 1
             existing = assignments.get(user_id)
             if existing is None:
                 assignments[user_id] = {
@@ -343,6 +438,118 @@ class OktaEmulator(EmulatorApp):
     def unassign(self, app_id: str, user_id: str) -> None:
         with self.lock:
             self._apps.get(app_id, {}).pop(user_id, None)
+            self._version += 1
+
+    def add_group(
+        self,
+        name: str,
+        *,
+        group_id: str | None = None,
+        type: str = "OKTA_GROUP",
+        description: str | None = None,
+        source_app_id: str = _DIRECTORY_APP_ID,
+    ) -> dict[str, Any]:
+        """Create a group without members; ids follow Okta's shape (``00g`` + 17 characters).
+
+        ``type`` [SPEC]: ``OKTA_GROUP`` (made in Okta), ``APP_GROUP`` (imported from the
+        app ``source_app_id``, an Active Directory here) or ``BUILT_IN`` (managed by Okta:
+        it holds every user).
+        """
+        if type not in _GROUP_TYPES:
+            raise ValueError(f"unknown group type {type}")
+        with self.lock:
+            if group_id is None:
+                self._next_group += 1
+                group_id = "00g" + _base62(self._next_group, 10) + "tvsEmu7"
+            if group_id in self._groups:
+                raise ValueError(f"group {group_id} already exists")
+            # The base-64 objectGUID an imported group keeps through renames [SPEC].
+            guid = base64.b64encode(uuid.uuid5(uuid.NAMESPACE_URL, group_id).bytes).decode()
+            now = _timestamp(self._clock())
+            group = {
+                "id": group_id,
+                "created": now,
+                "lastUpdated": now,
+                "lastMembershipUpdated": now,
+                "objectClass": [
+                    "okta:windows_security_principal" if type == "APP_GROUP" else "okta:user_group"
+                ],
+                "type": type,
+                "profile": _group_profile(name, description, type, guid),
+            }
+            self._groups[group_id] = group
+            if type != "BUILT_IN":
+                self._members[group_id] = set()
+            if type == "APP_GROUP":
+                self._group_sources[group_id] = source_app_id
+            return copy.deepcopy(group)
+
+    def add_to_group(self, group_id: str, user_id: str) -> None:
+        """Make a user a member, as an admin, a group rule or an import would; a member stays one."""
+        with self.lock:
+            members = self._editable_members(group_id)
+            self._require_user(user_id)
+            if user_id not in members:
+                members.add(user_id)
+                self._touch_membership(group_id)
+
+    def remove_from_group(self, group_id: str, user_id: str) -> None:
+        """End a membership; removing someone who is not a member changes nothing."""
+        with self.lock:
+            members = self._editable_members(group_id)
+            if user_id in members:
+                members.discard(user_id)
+                self._touch_membership(group_id)
+
+    def rename_group(self, group_id: str, name: str) -> None:
+        """Change a group's ``profile.name``; a built-in group cannot be renamed [SPEC].
+
+        An imported group is renamed by its directory: its directory names follow, its
+        ``externalId`` (the objectGUID) stays.
+        """
+        with self.lock:
+            group = self._require_group(group_id)
+            if group["type"] == "BUILT_IN":
+                raise ValueError(f"the built-in group {group_id} cannot be renamed")
+            profile = group["profile"]
+            group["profile"] = _group_profile(
+                name, profile.get("description"), group["type"], profile.get("externalId", "")
+            )
+            group["lastUpdated"] = _timestamp(self._clock())
+
+    def delete_group(self, group_id: str) -> None:
+        """Delete a group and its memberships; a built-in group cannot be deleted [SPEC]."""
+        with self.lock:
+            group = self._require_group(group_id)
+            if group["type"] == "BUILT_IN":
+                raise ValueError(f"the built-in group {group_id} cannot be deleted")
+            del self._groups[group_id]
+            self._members.pop(group_id, None)
+            self._group_sources.pop(group_id, None)
+
+    def register_service_app(  # noqa: PLR0913 - the app and its keys, then keyword-only settings
+        self,
+        client_id: str,
+        public_jwks: Mapping[str, Any] | Iterable[Mapping[str, Any]],
+        *,
+        scopes: Iterable[str] = ("okta.users.read", "okta.apps.read", "okta.groups.read"),
+        require_dpop: bool = False,
+        token_lifetime: float = 3600,
+        admin_role: bool = True,
+    ) -> ServiceApp:
+        """Register an API service app (``OktaOAuthServer.register_service_app``)."""
+        return self.oauth.register_service_app(
+            client_id,
+            public_jwks,
+            scopes=scopes,
+            require_dpop=require_dpop,
+            token_lifetime=token_lifetime,
+            admin_role=admin_role,
+        )
+
+    def require_dpop(self, client_id: str, on: bool = True) -> None:
+        """Tick (or untick) "Require DPoP" on a service app."""
+        self.oauth.require_dpop(client_id, on)
 
     def forbid(self, path_prefix: str) -> None:
         """Answer 403 E0000006 under ``path_prefix``, as for a token whose admin lacks a right."""
@@ -353,6 +560,17 @@ class OktaEmulator(EmulatorApp):
         """Every user as stored (API shape without ``_links``), ordered by id."""
         with self.lock:
             return [copy.deepcopy(self._users[uid]) for uid in sorted(self._users)]
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Every group as stored (API shape without ``_links``), ordered by id."""
+        with self.lock:
+            return [copy.deepcopy(self._groups[gid]) for gid in sorted(self._groups)]
+
+    def group_members(self, group_id: str) -> list[str]:
+        """The ids of a group's members, ordered."""
+        with self.lock:
+            self._require_group(group_id)
+            return sorted(self._member_ids(group_id))
 
     def app_user(self, app_id: str, user_id: str) -> dict[str, Any] | None:
         """The user's assignment to the app as stored, or ``None`` when unassigned."""
@@ -388,15 +606,17 @@ class OktaEmulator(EmulatorApp):
             return self._error(fault.status, code, summary)
 
     def _handle(self, request: EmulatorRequest) -> EmulatorResponse:
+        if request.path == TOKEN_PATH:  # its own rate-limit bucket at Okta [RL], not emulated
+            return self.oauth.token(request, self._base_url(request) + TOKEN_PATH)
         limit_headers, throttled = self._count_request()
         if throttled:
             self.throttled += 1
             return self._error(
                 429, "E0000047", "API call exceeded rate limit due to too many requests.", limit_headers
             )
-        expected = f"SSWS {self.token}"
-        if not hmac.compare_digest((request.header("authorization") or "").encode(), expected.encode()):
-            return self._error(401, "E0000011", "Invalid token provided", limit_headers)
+        refused = self._authenticate(request)
+        if refused is not None:
+            return EmulatorResponse(refused.status, refused.body, {**refused.headers, **limit_headers})
         if any(request.path.startswith(prefix) for prefix in self._forbidden):
             return self._error(
                 403, "E0000006", "You do not have permission to perform the requested action", limit_headers
@@ -411,7 +631,23 @@ class OktaEmulator(EmulatorApp):
             response = self._error(400, exc.code, exc.summary)
         return EmulatorResponse(response.status, response.body, {**response.headers, **limit_headers})
 
-    def _route(self, request: EmulatorRequest) -> EmulatorResponse:
+    def _authenticate(self, request: EmulatorRequest) -> EmulatorResponse | None:
+        """``SSWS`` with the org's API token [CORE], or a service app's ``Bearer``/``DPoP`` token [SVC]."""
+        authorization = request.header("authorization") or ""
+        scheme = authorization.partition(" ")[0]
+        if scheme in {"Bearer", "DPoP"}:
+            segments = request.path.strip("/").split("/")
+            scope = (
+                _ROUTE_SCOPES.get(segments[2])
+                if segments[:2] == ["api", "v1"] and len(segments) > 2
+                else None
+            )
+            return self.oauth.authenticate(request, base=self._base_url(request), scope=scope)
+        if not hmac.compare_digest(authorization.encode(), f"SSWS {self.token}".encode()):
+            return self._error(401, "E0000011", "Invalid token provided")
+        return None
+
+    def _route(self, request: EmulatorRequest) -> EmulatorResponse:  # noqa: PLR0911 - one return per route
         segments = [unquote(s) for s in request.path.strip("/").split("/")]
         if segments[:2] != ["api", "v1"]:
             return self._not_found(request.path, "Endpoint")
@@ -420,6 +656,12 @@ class OktaEmulator(EmulatorApp):
                 return self._list_users(request)
             case ["users", user_ref]:
                 return self._get_user(request, user_ref)
+            case ["users", user_ref, "groups"]:
+                return self._list_user_groups(request, user_ref)
+            case ["groups", group_id]:
+                return self._get_group(request, group_id)
+            case ["groups", group_id, "users"]:
+                return self._list_group_users(request, group_id)
             case ["apps", app_id, "users"]:
                 return self._list_app_users(request, app_id)
             case ["apps", app_id, "users", user_id]:
@@ -445,15 +687,32 @@ class OktaEmulator(EmulatorApp):
             raise _BadQuery(
                 "E0000033", "Bad request. Can't specify a search query and filter in the same request."
             )
+
+        def render(user: dict[str, Any]) -> dict[str, Any]:
+            return self._render_user(request, user)
+
         if filter_:
             predicate = _parse_expression(filter_, search=False)
-            users = [u for u in self._users.values() if predicate(u)]
         elif search:
+            if len(search) > self.MAX_SEARCH_LENGTH:
+                raise _BadQuery("E0000031", "Invalid search criteria.")
             predicate = _parse_expression(search, search=True)
-            users = [u for u in self._users.values() if predicate(u)]
+            if len(predicate.tests) > self.MAX_SEARCH_CLAUSES:
+                raise _BadQuery("E0000031", "Invalid search criteria.")
+            emails = predicate.emails()
+            if emails is not None:  # an index lookup, as a search engine answers it
+                index = self._emails()
+                found = {user_id for email in emails for user_id in index.get(email, ())}
+                return self._page(request, "users", [self._users[i] for i in found], render)
         else:
-            users = [u for u in self._users.values() if u["status"] != OktaUserStatus.DEPROVISIONED.value]
-        return self._page(request, "users", users, lambda u: self._render_user(request, u))
+            return self._sorted_page(
+                request,
+                "users",
+                self._users,
+                lambda u: u["status"] != OktaUserStatus.DEPROVISIONED.value,
+                render,
+            )
+        return self._sorted_page(request, "users", self._users, predicate, render)
 
     def _get_app_user(self, request: EmulatorRequest, app_id: str, user_id: str) -> EmulatorResponse:
         assignment = self._apps.get(app_id, {}).get(user_id)
@@ -465,12 +724,35 @@ class OktaEmulator(EmulatorApp):
         assignments = self._apps.get(app_id)
         if assignments is None:
             return self._not_found(app_id, "AppInstance")
-        return self._page(
+        return self._sorted_page(
             request,
             "app_users",
-            list(assignments.values()),
+            assignments,
+            lambda _a: True,
             lambda a: self._render_app_user(request, app_id, a),
+            order=f"app:{app_id}",
         )
+
+    def _get_group(self, request: EmulatorRequest, group_id: str) -> EmulatorResponse:
+        group = self._groups.get(group_id)
+        if group is None:
+            return self._not_found(group_id, "UserGroup")
+        return EmulatorResponse(200, self._render_group(request, group))
+
+    def _list_group_users(self, request: EmulatorRequest, group_id: str) -> EmulatorResponse:
+        """The members as ``/users`` renders them, DEPROVISIONED ones included [SPEC][DEACT-KB]."""
+        if group_id not in self._groups:
+            return self._not_found(group_id, "UserGroup")
+        members = [self._users[user_id] for user_id in self._member_ids(group_id)]
+        return self._page(request, "group_users", members, lambda u: self._render_user(request, u))
+
+    def _list_user_groups(self, request: EmulatorRequest, user_ref: str) -> EmulatorResponse:
+        """The user's groups (by id or login [SPEC]), ``Everyone`` included, paged [JAVA-SDK]."""
+        user = self._users.get(user_ref) or self._find_by_login(user_ref)
+        if user is None:
+            return self._not_found(user_ref, "User")
+        groups = [g for g in self._groups.values() if self._is_member(g["id"], user["id"])]
+        return self._page(request, "user_groups", groups, lambda g: self._render_group(request, g))
 
     # ------------------------------------------------------------------ helpers
 
@@ -482,29 +764,89 @@ class OktaEmulator(EmulatorApp):
         render: Callable[[dict[str, Any]], dict[str, Any]],
     ) -> EmulatorResponse:
         """One page of ``items`` by id, with ``Link`` rel="self" and, unless last, rel="next" [CORE]."""
-        limits = self.LIST_LIMITS[kind]
-        raw_limit = request.query.get("limit")
-        if raw_limit is None:
-            limit = limits.default
-        else:
-            try:
-                limit = int(raw_limit)
-            except ValueError:
-                raise _BadQuery("E0000001", "Api validation failed: limit") from None
-            if limit < 1:
-                raise _BadQuery("E0000001", "Api validation failed: limit")
-            limit = min(limit, limits.maximum)
+        limit = self._limit(request, kind)
         after = request.query.get("after")
         ordered = sorted(items, key=lambda item: str(item["id"]))
         if after:
             ordered = [item for item in ordered if str(item["id"]) > after]
-        page = ordered[:limit]
+        return self._links(request, ordered[:limit], len(ordered) > limit, limit, render)
+
+    def _sorted_page(  # noqa: PLR0913 - the request, the list and how to read it, all by role
+        self,
+        request: EmulatorRequest,
+        kind: str,
+        source: Mapping[str, dict[str, Any]],
+        keep: Callable[[dict[str, Any]], bool],
+        render: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        order: str | None = None,
+    ) -> EmulatorResponse:
+        """``_page`` over a large collection: its ids sorted once per change, the cursor found by
+        bisection, so a walk of 500,000 users costs one page per request, not one sort."""
+        limit = self._limit(request, kind)
+        ids = self._sorted_ids(order or kind, source)
+        after = request.query.get("after")
+        position = bisect.bisect_right(ids, after) if after else 0
+        page: list[dict[str, Any]] = []
+        more = False
+        for item_id in ids[position:] if position else ids:
+            item = source[item_id]
+            if not keep(item):
+                continue
+            if len(page) == limit:
+                more = True
+                break
+            page.append(item)
+        return self._links(request, page, more, limit, render)
+
+    def _links(
+        self,
+        request: EmulatorRequest,
+        page: list[dict[str, Any]],
+        more: bool,
+        limit: int,
+        render: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> EmulatorResponse:
         base = self._base_url(request) + request.path
         links = [f'<{base}{_query_string(request.query)}>; rel="self"']
-        if len(ordered) > limit:
+        if more:
             following = {**request.query, "after": str(page[-1]["id"]), "limit": str(limit)}
             links.append(f'<{base}{_query_string(following)}>; rel="next"')
         return EmulatorResponse(200, [render(item) for item in page], {"Link": ", ".join(links)})
+
+    def _limit(self, request: EmulatorRequest, kind: str) -> int:
+        limits = self.LIST_LIMITS[kind]
+        raw_limit = request.query.get("limit")
+        if raw_limit is None:
+            return limits.default
+        try:
+            limit = int(raw_limit)
+        except ValueError:
+            raise _BadQuery("E0000001", "Api validation failed: limit") from None
+        if limit < 1:
+            raise _BadQuery("E0000001", "Api validation failed: limit")
+        return min(limit, limits.maximum)
+
+    def _sorted_ids(self, name: str, source: Mapping[str, Any]) -> list[str]:
+        """The keys of ``source`` (ids) in order, kept until the next change to users or assignments."""
+        cached = self._orders.get(name)
+        if cached is not None and cached[0] == self._version:
+            return cached[1]
+        ids = sorted(source)
+        self._orders[name] = (self._version, ids)
+        return ids
+
+    def _emails(self) -> dict[str, list[str]]:
+        """User ids by lower-cased ``profile.email``: what a ``profile.email eq`` search looks up."""
+        if self._email_index is not None and self._email_index[0] == self._version:
+            return self._email_index[1]
+        index: dict[str, list[str]] = {}
+        for user_id, user in self._users.items():
+            email = user["profile"].get("email")
+            if isinstance(email, str):
+                index.setdefault(email.lower(), []).append(user_id)
+        self._email_index = (self._version, index)
+        return index
 
     def _render_user(self, request: EmulatorRequest, user: dict[str, Any]) -> dict[str, Any]:
         rendered = copy.deepcopy(user)
@@ -523,6 +865,26 @@ class OktaEmulator(EmulatorApp):
         }
         if request.query.get("expand") == "user":
             rendered["_embedded"] = {"user": self._render_user(request, self._users[assignment["id"]])}
+        return rendered
+
+    def _render_group(self, request: EmulatorRequest, group: dict[str, Any]) -> dict[str, Any]:
+        """``_links`` as in the [SPEC] examples: logos, the importing app (``source``), users, apps."""
+        base = self._base_url(request)
+        group_id = group["id"]
+        logo = "active_directory" if group["type"] == "APP_GROUP" else "okta"
+        links: dict[str, Any] = {
+            "logo": [
+                {"name": size, "href": f"{base}/img/logos/groups/{logo}-{size}.png", "type": "image/png"}
+                for size in ("medium", "large")
+            ]
+        }
+        source = self._group_sources.get(group_id)
+        if source is not None:
+            links["source"] = {"href": f"{base}/api/v1/apps/{source}"}
+        links["users"] = {"href": f"{base}/api/v1/groups/{group_id}/users"}
+        links["apps"] = {"href": f"{base}/api/v1/groups/{group_id}/apps"}
+        rendered = copy.deepcopy(group)
+        rendered["_links"] = links
         return rendered
 
     def _base_url(self, request: EmulatorRequest) -> str:
@@ -574,6 +936,34 @@ class OktaEmulator(EmulatorApp):
             raise KeyError(f"unknown user {user_id}")
         return user
 
+    def _require_group(self, group_id: str) -> dict[str, Any]:
+        group = self._groups.get(group_id)
+        if group is None:
+            raise KeyError(f"unknown group {group_id}")
+        return group
+
+    def _editable_members(self, group_id: str) -> set[str]:
+        """The member set seeding may change: a built-in group's memberships are Okta's [SPEC]."""
+        group = self._require_group(group_id)
+        if group["type"] == "BUILT_IN":
+            raise ValueError(f"the memberships of the built-in group {group_id} are managed by Okta")
+        return self._members[group_id]
+
+    def _member_ids(self, group_id: str) -> Iterable[str]:
+        """A built-in group holds every user; any other group its recorded members."""
+        if self._groups[group_id]["type"] == "BUILT_IN":
+            return self._users.keys()
+        return self._members[group_id]
+
+    def _is_member(self, group_id: str, user_id: str) -> bool:
+        return self._groups[group_id]["type"] == "BUILT_IN" or user_id in self._members[group_id]
+
+    def _touch_membership(self, group_id: str) -> None:
+        """Date a membership change: ``lastMembershipUpdated`` [SPEC] (profile edits date ``lastUpdated``)."""
+        group = self._groups.get(group_id)
+        if group is not None:
+            group["lastMembershipUpdated"] = _timestamp(self._clock())
+
     def _find_by_login(self, login: str) -> dict[str, Any] | None:
         folded = login.casefold()
         for user in self._users.values():
@@ -586,14 +976,49 @@ def _query_string(query: Mapping[str, str]) -> str:
     return "?" + urlencode(query) if query else ""
 
 
-def _parse_expression(expression: str, *, search: bool) -> Callable[[dict[str, Any]], bool]:
+@dataclass(frozen=True)
+class _Expression:
+    """A compiled ``filter`` or ``search``: ``eq`` clauses (attribute path, value), all joined
+    by ``or`` (``any_of``) or all by ``and``; called with a user, it says whether it matches."""
+
+    tests: tuple[tuple[tuple[str, ...], str], ...]
+    any_of: bool
+    search: bool
+
+    def __call__(self, user: dict[str, Any]) -> bool:
+        combine = any if self.any_of else all
+        return combine(self._matches(_value(user, path), expected) for path, expected in self.tests)
+
+    def _matches(self, actual: Any, expected: str) -> bool:
+        if not isinstance(actual, str):
+            return False
+        return actual.lower() == expected.lower() if self.search else actual == expected
+
+    def emails(self) -> frozenset[str] | None:
+        """The lower-cased addresses a ``search`` of only ``profile.email eq`` clauses (joined by
+        ``or``) asks for — answerable from an index — else None."""
+        if not self.search or (len(self.tests) > 1 and not self.any_of):
+            return None
+        if any(path != ("profile", "email") for path, _ in self.tests):
+            return None
+        return frozenset(expected.lower() for _, expected in self.tests)
+
+
+def _value(user: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = user
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _parse_expression(expression: str, *, search: bool) -> _Expression:
     """Compile the ``eq``/``and``/``or`` subset of Okta's ``filter`` (or ``search``) syntax.
 
     String literals are JSON strings [CORE]: escapes (a quote, a backslash, ``u`` + four hex
     digits) are decoded as JSON decodes them, and a literal that is not valid JSON is refused.
     """
     invalid = _BadQuery("E0000031", "Invalid search criteria.")
-    tests: list[tuple[list[str], str]] = []
+    tests: list[tuple[tuple[str, ...], str]] = []
     joiners: set[str] = set()
     position = 0
     while True:
@@ -609,7 +1034,9 @@ def _parse_expression(expression: str, *, search: bool) -> Callable[[dict[str, A
             expected = json.loads(found["literal"])
         except ValueError:
             raise invalid from None
-        tests.append((found["attr"].split("."), expected))
+        if not isinstance(expected, str):
+            raise invalid
+        tests.append((tuple(found["attr"].split(".")), expected))
         position = found.end()
         if position == len(expression):
             break
@@ -620,23 +1047,7 @@ def _parse_expression(expression: str, *, search: bool) -> Callable[[dict[str, A
         position = joiner.end()
     if len(joiners) > 1:
         raise invalid
-    combine = any if joiners == {"or"} else all
-
-    def matches(actual: Any, expected: str) -> bool:
-        if not isinstance(actual, str):
-            return False
-        return actual.lower() == expected.lower() if search else actual == expected
-
-    def predicate(user: dict[str, Any]) -> bool:
-        def value(path: list[str]) -> Any:
-            node: Any = user
-            for key in path:
-                node = node.get(key) if isinstance(node, dict) else None
-            return node
-
-        return combine(matches(value(path), expected) for path, expected in tests)
-
-    return predicate
+    return _Expression(tuple(tests), any_of=joiners == {"or"}, search=search)
 
 
 def _attribute_allowed(attribute: str, *, search: bool) -> bool:

@@ -21,18 +21,31 @@ needs the RFC's PatchOp URN; writes must be JSON (RFC 7644 §3.8); an empty ``fi
 an invalid filter. The suite holds every SCIM body it accepts and sends against
 ``scim2-models`` and the client against ``scim2-server`` (``tests/contracts``).
 
+User groups and roles (Web API v1, [SWAGGER] ``/usergroups``, [PS] ``/userroles``) are
+emulated as the group sync meets them: cursor paging with a small page so every client
+follows ``nextPaginationToken`` over several pages, names unique in the company (409), at
+most 100 accounts per member call, members only from the company (400), one role per
+group. Where the reference is silent the emulator picks, and says so: group names are
+unique *ignoring letter case* (the stricter reading; ``group_names_ignore_case`` is the
+knob), adding an existing member and removing a non-member are harmless no-ops (retries
+and level-triggered callers rely on that), and an id in a role call's body that names no
+role or group is a bad parameter (400), as the member call answers for an unknown account.
+
 State lives in memory and is only touched under ``self.lock``; ids are ``u`` + a
-sequential number, so a seeded run always produces the same ids.
+sequential number, so a seeded run always produces the same ids; group ids and role ids
+are sequential too.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import json
 import math
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from tvsync.emulators.http import (
@@ -80,9 +93,37 @@ DEFAULT_SCIM_MAX_PAGE_SIZE = 50
 USERS_READ = "Users.Read"
 USERS_CREATE = "Users.CreateUsers"
 USERS_MODIFY = "Users.ModifyUsers"
-ALL_PERMISSIONS: frozenset[str] = frozenset({USERS_READ, USERS_CREATE, USERS_MODIFY})
+USER_PERMISSIONS: frozenset[str] = frozenset({USERS_READ, USERS_CREATE, USERS_MODIFY})
+#: The script token's user-group rights, as TeamViewer lists them for group sync: "User
+#: groups: create, delete, edit, read" ([ENTRA-KB]). TeamViewer publishes no scope strings
+#: for them; these names follow the SCIM scopes' ``Area.Right`` form.
+GROUPS_READ = "Groups.Read"
+GROUPS_CREATE = "Groups.Create"
+GROUPS_EDIT = "Groups.Edit"
+GROUPS_DELETE = "Groups.Delete"
+#: The role rights, "User roles: view/assign" ([PS]): listing roles and a group's role needs
+#: the first, assigning and unassigning the second.
+ROLES_VIEW = "Roles.View"
+ROLES_ASSIGN = "Roles.Assign"
+GROUP_PERMISSIONS: frozenset[str] = frozenset(
+    {GROUPS_READ, GROUPS_CREATE, GROUPS_EDIT, GROUPS_DELETE, ROLES_VIEW, ROLES_ASSIGN}
+)
+ALL_PERMISSIONS: frozenset[str] = USER_PERMISSIONS | GROUP_PERMISSIONS
 
 FIRST_USER_NUMBER = 1000001
+#: Group ids are int64 ([SWAGGER] ``UserGroupModel.id``); they start above 2**32 so a client
+#: that squeezes them into 32 bits shows up at once.
+FIRST_GROUP_ID = 5_000_000_001
+#: User group names are 1 to 100 characters ([SWAGGER] ``POST /usergroups``).
+MAX_GROUP_NAME_LENGTH = 100
+#: "Web API accepts a maximum of 100 accounts" per member call ([PS]
+#: ``Add-TeamViewerUserGroupMember.ps1``; [ADC] batches the same way).
+MAX_ACCOUNTS_PER_CALL = 100
+#: The v1 list page when ``limit`` asks for no fewer. TeamViewer documents no default or
+#: maximum ([SWAGGER] only names ``limit``); a small page makes every client meet the cursor.
+DEFAULT_V1_PAGE_SIZE = 25
+#: ``creationSourceType`` of a user group ([SWAGGER] ``UserGroupModel``).
+GROUP_SOURCE_API, GROUP_SOURCE_UI, GROUP_SOURCE_SCIM = 1, 2, 3
 
 # [SWAGGER] POST /users: email 6-100 characters "plus a regex" (the regex itself is not
 # in the reference, so this one only rejects what is clearly not an address).
@@ -90,6 +131,7 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _FILTER_RE = re.compile(r'^\s*([A-Za-z][\w.]*)\s+([A-Za-z]+)\s+("(?:[^"\\]|\\.)*")\s*$')
 _USER_PATH_RE = re.compile(r"^/Users/([^/]+)$")
 _V1_USER_PATH_RE = re.compile(r"^/users/([^/]+)$")
+_GROUP_PATH_RE = re.compile(r"^/usergroups/([^/]+)(?:/(members|userroles)(?:/([^/]+))?)?$")
 
 # [SCIM] list: filterable attributes and operators; matching is case-sensitive. Attribute
 # names and operators themselves are case-insensitive per RFC 7644 §3.4.2.2.
@@ -162,6 +204,25 @@ class _Account:
     language: str = "en"
 
 
+@dataclass
+class _Group:
+    """A user group ([SWAGGER] ``UserGroupModel``), its members by account number, its role."""
+
+    id: int
+    name: str
+    source: int
+    members: set[int] = field(default_factory=set)
+    role_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _Role:
+    """A user role ([PS] ``ConvertTo-TeamViewerRole``: ``Id`` a GUID, ``Name``, ``Permissions``)."""
+
+    id: str
+    name: str
+
+
 class _Problem(Exception):
     """A refused request; rendered as a SCIM or a v1 error body depending on the endpoint."""
 
@@ -193,6 +254,10 @@ class TeamViewerEmulator(EmulatorApp):
     (``None``: no cap, [SCIM]'s documented "all items"); ``itemsPerPage`` says how many came.
     ``scim_omit_active``: leave ``active`` out of SCIM users — of all of them (``True``) or
     of the ids given — as a server may: it is optional in RFC 7643 §4.1.1.
+    ``v1_page_size``: the most items one v1 list page (user groups, group members) holds,
+    whatever ``limit`` asks. ``group_names_ignore_case``: whether a group name that differs
+    from a taken one only in letter case is taken too (the default: TeamViewer does not say,
+    and the stricter answer is the one a client must survive).
     ``clock`` drives the rate limiter, so tests can advance time instead of sleeping.
     """
 
@@ -211,8 +276,12 @@ class TeamViewerEmulator(EmulatorApp):
         scim_zero_start_index: bool = False,
         scim_max_page_size: int | None = DEFAULT_SCIM_MAX_PAGE_SIZE,
         scim_omit_active: bool | frozenset[str] = False,
+        v1_page_size: int = DEFAULT_V1_PAGE_SIZE,
+        group_names_ignore_case: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if v1_page_size < 1:
+            raise ValueError("v1_page_size must be at least 1")
         super().__init__(faults)
         self.token = token
         self.permissions = frozenset(permissions)
@@ -220,12 +289,19 @@ class TeamViewerEmulator(EmulatorApp):
         self.scim_zero_start_index = scim_zero_start_index
         self.scim_max_page_size = scim_max_page_size
         self.scim_omit_active = scim_omit_active
+        self.v1_page_size = v1_page_size
+        self.group_names_ignore_case = group_names_ignore_case
         self.calls: list[CallRecord] = []
         self.throttled = 0
         self.company_name = "Example Company"
         self._clock = clock
         self._accounts: dict[str, _Account] = {}
+        #: The company's accounts in order, kept until an account joins or leaves it.
+        self._company_cache: list[_Account] | None = None
         self._next_number = FIRST_USER_NUMBER
+        self._groups: dict[int, _Group] = {}
+        self._next_group_id = FIRST_GROUP_ID
+        self._roles: dict[str, _Role] = {}
         self._bucket_level = 0.0
         self._bucket_time = 0.0
         self.rate_limit = rate_limit
@@ -269,6 +345,7 @@ class TeamViewerEmulator(EmulatorApp):
                 self._next_number += 1
                 self._accounts[account.id] = account
                 ids.append(account.id)
+            self._company_cache = None
             return ids
 
     def add_foreign_account(self, email: str, name: str) -> dict[str, Any]:
@@ -291,6 +368,12 @@ class TeamViewerEmulator(EmulatorApp):
             if account.id == self.owner_id:
                 raise ValueError("the token owner cannot leave the company")
             account.in_company = False
+            self._company_cache = None
+            # Only company accounts can be group members ([SWAGGER] POST members: "account
+            # must be member of the company"), so leaving the company leaves every group.
+            number = _account_number(account.id)
+            for group in self._groups.values():
+                group.members.discard(number)
 
     def users(self) -> list[dict[str, Any]]:
         """All company users, in id order: id, email, name, active, sso_customer_id."""
@@ -305,6 +388,92 @@ class TeamViewerEmulator(EmulatorApp):
                 if (account.email.casefold() if casefold else account.email) == key:
                     return _dump(account)
             return None
+
+    # -- user groups and roles, as an admin makes and sees them in TeamViewer's console
+
+    def add_role(self, name: str) -> str:
+        """Seed a user role; returns its id, a GUID as TeamViewer's are ([PS])."""
+        with self.lock:
+            role = _Role(id=f"9b1e0000-0000-4000-8000-{len(self._roles) + 1:012x}", name=name)
+            self._roles[role.id] = role
+            return role.id
+
+    def add_group(
+        self,
+        name: str,
+        *,
+        members: Iterable[int | str] = (),
+        role_id: str | None = None,
+        source: int = GROUP_SOURCE_UI,
+    ) -> int:
+        """Seed a user group (made in the console unless ``source`` says otherwise); returns its id.
+
+        The name follows the API's rules (``ValueError`` when too long or taken); ``members``
+        (account numbers or ``u…`` ids, any number of them) must be company accounts and
+        ``role_id`` a seeded role (``KeyError``). All is checked first: a refused seed makes
+        no group.
+        """
+        with self.lock:
+            try:
+                self._check_group_name(name, None)
+            except _Problem as problem:
+                raise ValueError(problem.detail) from None
+            numbers = self._seeded_members(members)
+            if role_id is not None and role_id not in self._roles:
+                raise KeyError(role_id)
+            group = self._insert_group(name, source)
+            group.members.update(numbers)
+            group.role_id = role_id
+            return group.id
+
+    def add_group_members(self, group_id: int, members: Iterable[int | str]) -> None:
+        """Add company accounts to a group by hand, as many at once as wanted."""
+        with self.lock:
+            group = self._seeded_group(group_id)
+            group.members.update(self._seeded_members(members))
+
+    def set_group_name(self, group_id: int, name: str) -> None:
+        """Rename a group by hand (a rename the product did not make)."""
+        with self.lock:
+            group = self._seeded_group(group_id)
+            try:
+                self._check_group_name(name, group.id)
+            except _Problem as problem:
+                raise ValueError(problem.detail) from None
+            group.name = name
+
+    def set_group_role(self, group_id: int, role_id: str | None) -> None:
+        """Assign a role to a group by hand (replacing its one role), or unassign it with None."""
+        with self.lock:
+            group = self._seeded_group(group_id)
+            if role_id is not None and role_id not in self._roles:
+                raise KeyError(role_id)
+            group.role_id = role_id
+
+    def remove_group(self, group_id: int) -> None:
+        """Delete a group by hand."""
+        with self.lock:
+            del self._groups[self._seeded_group(group_id).id]
+
+    def groups(self) -> list[dict[str, Any]]:
+        """All user groups in id order: id, name, creationSourceType ([SWAGGER] ``UserGroupModel``)."""
+        with self.lock:
+            return [_v1_group(g) for g in sorted(self._groups.values(), key=lambda g: g.id)]
+
+    def group_members(self, group_id: int) -> list[int]:
+        """The group's member account numbers, ascending."""
+        with self.lock:
+            return sorted(self._seeded_group(group_id).members)
+
+    def group_role(self, group_id: int) -> str | None:
+        """The id of the one role assigned to the group, or None."""
+        with self.lock:
+            return self._seeded_group(group_id).role_id
+
+    def roles(self) -> list[dict[str, Any]]:
+        """All user roles: Id, Name (in the order they were added)."""
+        with self.lock:
+            return [{"Id": r.id, "Name": r.name} for r in self._roles.values()]
 
     def writes(self) -> int:
         """How many non-GET requests arrived (throttled and faulted ones included)."""
@@ -382,9 +551,10 @@ class TeamViewerEmulator(EmulatorApp):
             matches = [a for a in matches if predicate(_filter_value(a, attribute))]
         # [SCIM] startIndex is 1-based; RFC 7644 §3.4.2.4: below 1 means 1, negative count means 0.
         start = max(1, _int_param(request.query, "startIndex", 1))
-        page = matches[start - 1 :]
         if request.query.get("count") is not None:
-            page = page[: max(0, _int_param(request.query, "count", 0))]
+            page = matches[start - 1 : start - 1 + max(0, _int_param(request.query, "count", 0))]
+        else:
+            page = matches[start - 1 :]
         if self.scim_max_page_size is not None:
             # RFC 7644 §3.4.2.4: a server may return fewer results than asked for.
             page = page[: self.scim_max_page_size]
@@ -485,7 +655,7 @@ class TeamViewerEmulator(EmulatorApp):
 
     # ------------------------------------------------------------------ Web API v1, from SWAGGER and PDF
 
-    def _v1(self, request: EmulatorRequest, path: str) -> EmulatorResponse:
+    def _v1(self, request: EmulatorRequest, path: str) -> EmulatorResponse:  # noqa: PLR0911 - a router, one return per route
         method = request.method
         if path == "/ping" and method == "GET":
             # [PS] Invoke-TeamViewerPing: a 200 either way, the body says whether the token is good.
@@ -504,6 +674,8 @@ class TeamViewerEmulator(EmulatorApp):
                 "email_language": owner.language,
             }
             return EmulatorResponse(200, body)
+        if path.lstrip("/").split("/")[0] in {"usergroups", "userroles"}:
+            return self._v1_groups(request, path)
         if path == "/users":
             if method == "GET":
                 self._require(USERS_READ)
@@ -583,6 +755,231 @@ class TeamViewerEmulator(EmulatorApp):
             account.sso_customer_id = sso_id
         return EmulatorResponse(204)
 
+    # ------------------------------------------------------------------ Web API v1 user groups and roles
+
+    def _v1_groups(self, request: EmulatorRequest, path: str) -> EmulatorResponse:  # noqa: PLR0911 - a router, one return per route
+        """Route ``/usergroups…`` ([SWAGGER]) and ``/userroles…`` ([PS]).
+
+        As for users, the right is checked before the request is looked at (403 before 400
+        or 404), and a path that exists answers 405 to a method it does not have.
+        """
+        method = request.method
+        if path == "/usergroups":
+            if method == "GET":
+                self._require(GROUPS_READ)
+                return self._list_groups(request)
+            if method == "POST":
+                self._require(GROUPS_CREATE)
+                return self._create_group(request)
+            raise _method_not_allowed("GET, POST")
+        if path == "/userroles":
+            if method != "GET":
+                raise _method_not_allowed("GET")
+            self._require(ROLES_VIEW)
+            roles = [{"Id": r.id, "Name": r.name, "Permissions": {}} for r in self._roles.values()]
+            return EmulatorResponse(200, {"Roles": roles})
+        if path in {"/userroles/assign/usergroup", "/userroles/unassign/usergroup"}:
+            if method != "POST":
+                raise _method_not_allowed("POST")
+            self._require(ROLES_ASSIGN)
+            return self._assign_role(request, assign=path.startswith("/userroles/assign/"))
+        match = _GROUP_PATH_RE.match(path)
+        if match is None:
+            raise _Problem(404, f"No route for /api/v1{path}", error="not_found")
+        raw_id, sub, member = match.groups()
+        if sub is None:
+            return self._one_group(request, raw_id)
+        if sub == "userroles" and member is None:
+            if method != "GET":
+                raise _method_not_allowed("GET")
+            self._require(ROLES_VIEW)
+            # [PS] Get-TeamViewerRoleByUserGroup: ``assignedRoleId``, null when none.
+            return EmulatorResponse(200, {"assignedRoleId": self._group(raw_id).role_id})
+        if sub == "members":
+            return self._members(request, raw_id, member)
+        raise _Problem(404, f"No route for /api/v1{path}", error="not_found")
+
+    def _one_group(self, request: EmulatorRequest, raw_id: str) -> EmulatorResponse:
+        """[SWAGGER] GET, PUT ``{name}`` and DELETE on ``/usergroups/{id}``; 404 for an unknown id."""
+        method = request.method
+        if method == "GET":
+            self._require(GROUPS_READ)
+            return EmulatorResponse(200, _v1_group(self._group(raw_id)))
+        if method == "PUT":
+            self._require(GROUPS_EDIT)
+            group = self._group(raw_id)
+            name = _group_name(_json_object(request))
+            self._check_group_name(name, group.id)
+            group.name = name
+            # [PS] Set-TeamViewerUserGroup reads the changed group from the answer.
+            return EmulatorResponse(200, _v1_group(group))
+        if method == "DELETE":
+            self._require(GROUPS_DELETE)
+            del self._groups[self._group(raw_id).id]  # its members and role assignment go with it
+            return EmulatorResponse(204)
+        raise _method_not_allowed("GET, PUT, DELETE")
+
+    def _list_groups(self, request: EmulatorRequest) -> EmulatorResponse:
+        """[SWAGGER] GET /usergroups: one page of the company's groups, in id order."""
+        groups = sorted(self._groups.values(), key=lambda g: g.id)
+        return self._page(request, "usergroups", groups, lambda g: g.id, _v1_group)
+
+    def _create_group(self, request: EmulatorRequest) -> EmulatorResponse:
+        """[SWAGGER] POST /usergroups ``{name}``: 201 with the group; 409 when the name is taken."""
+        name = _group_name(_json_object(request))
+        self._check_group_name(name, None)
+        group = self._insert_group(name, GROUP_SOURCE_API)
+        return EmulatorResponse(201, _v1_group(group), {"Location": f"/api/v1/usergroups/{group.id}"})
+
+    def _members(self, request: EmulatorRequest, raw_id: str, member: str | None) -> EmulatorResponse:
+        """[SWAGGER] ``/usergroups/{id}/members``: list (paged), add, remove; and remove one.
+
+        Member ids are account numbers (the user id without its "u", [PS]
+        ``Resolve-TeamViewerUserGroupMemberId``). A member call carries 1 to 100 of them
+        ([PS]); adding is all or nothing, refused with 400 when any is not a company account
+        ([SWAGGER]). The reference is silent on adding a member twice and removing a
+        non-member: both are harmless no-ops here (201 and 204), the answer a retried or
+        repeated call needs.
+        """
+        method = request.method
+        if member is not None:
+            if method != "DELETE":
+                raise _method_not_allowed("DELETE")
+            self._require(GROUPS_EDIT)
+            group = self._group(raw_id)
+            if not _is_number(member):
+                raise _Problem(400, "accountId must be a number")
+            group.members.discard(int(member))
+            return EmulatorResponse(204)
+        if method == "GET":
+            self._require(GROUPS_READ)
+            group = self._group(raw_id)
+            numbers = sorted(group.members)
+            return self._page(request, f"members-{group.id}", numbers, lambda n: n, self._v1_member)
+        if method == "POST":
+            self._require(GROUPS_EDIT)
+            group = self._group(raw_id)
+            numbers = _account_numbers(request)
+            if any(self._company_account(n) is None for n in numbers):
+                raise _Problem(400, "account must be member of the company associated with the API token")
+            group.members.update(numbers)
+            return EmulatorResponse(201, [self._v1_member(n) for n in numbers])
+        if method == "DELETE":
+            self._require(GROUPS_EDIT)
+            group = self._group(raw_id)
+            group.members.difference_update(_account_numbers(request))
+            return EmulatorResponse(204)
+        raise _method_not_allowed("GET, POST, DELETE")
+
+    def _assign_role(self, request: EmulatorRequest, *, assign: bool) -> EmulatorResponse:
+        """[PS] ``POST /userroles/assign/usergroup {UserRoleId, UserGroupId}`` and ``…/unassign/…
+        {UserGroupId}``: a group has one role ([PS] ``assignedRoleId``), so assigning replaces it.
+
+        The ids travel in the body, and an id there that names nothing is a bad parameter
+        (400, [PDF] §5.1), as the member call answers for an unknown account ([SWAGGER]).
+        Assigning the role a group already has, and unassigning from a group without one,
+        change nothing and succeed.
+        """
+        body = _json_object(request)
+        group_id = body.get("UserGroupId")
+        if not isinstance(group_id, int) or isinstance(group_id, bool):
+            raise _Problem(400, "UserGroupId must be a number")
+        group = self._groups.get(group_id)
+        if group is None:
+            raise _Problem(400, f"UserGroupId {group_id} does not exist")
+        if not assign:
+            group.role_id = None
+            return EmulatorResponse(200)
+        role_id = body.get("UserRoleId")
+        if not isinstance(role_id, str) or not role_id:
+            raise _Problem(400, "UserRoleId must be a role id")
+        if role_id not in self._roles:
+            raise _Problem(400, f"UserRoleId {role_id} does not exist")
+        group.role_id = role_id
+        return EmulatorResponse(200)
+
+    def _page(
+        self,
+        request: EmulatorRequest,
+        scope: str,
+        items: list[Any],
+        key: Callable[[Any], int],
+        render: Callable[[Any], dict[str, Any]],
+    ) -> EmulatorResponse:
+        """One cursor page of ``items`` (sorted by ``key``) ([SWAGGER] ``paginationToken``, ``limit``).
+
+        The token is opaque to clients and names where the last page ended (the key of its
+        last item), so items added or removed meanwhile neither repeat nor hide the rest. A
+        token from another listing, or one that is not a token at all, is 400. The last page
+        has ``nextPaginationToken: null``; [PS] loops while it is set.
+        """
+        limit = _int_param(request.query, "limit", self.v1_page_size)
+        if limit < 1:
+            raise _Problem(400, "limit must be at least 1")
+        size = min(limit, self.v1_page_size)
+        token = request.query.get("paginationToken") or None
+        after = _read_page_token(token, scope) if token is not None else None
+        rest = [item for item in items if after is None or key(item) > after]
+        page = rest[:size]
+        following = _page_token(scope, key(page[-1])) if len(rest) > size else None
+        body = {
+            "currentPaginationToken": token,
+            "nextPaginationToken": following,
+            "resources": [render(item) for item in page],
+        }
+        return EmulatorResponse(200, body)
+
+    def _v1_member(self, number: int) -> dict[str, Any]:
+        """[SWAGGER] a member: ``accountId`` (int32) and ``name``."""
+        account = self._accounts.get(f"u{number}")
+        return {"accountId": number, "name": account.name if account is not None else ""}
+
+    def _group(self, raw_id: str) -> _Group:
+        if not _is_number(raw_id):
+            raise _Problem(400, "The user group id must be a number")
+        group = self._groups.get(int(raw_id))
+        if group is None:
+            raise _Problem(404, f"User group {raw_id} not found", error="not_found")
+        return group
+
+    def _seeded_members(self, members: Iterable[int | str]) -> list[int]:
+        """Seeded members as account numbers; ``ValueError`` unless all are company accounts."""
+        numbers = [_account_number(m) if isinstance(m, str) else m for m in members]
+        outside = [n for n in numbers if self._company_account(n) is None]
+        if outside:
+            raise ValueError(f"not company accounts: {outside}")
+        return numbers
+
+    def _seeded_group(self, group_id: int) -> _Group:
+        group = self._groups.get(group_id)
+        if group is None:
+            raise KeyError(group_id)
+        return group
+
+    def _check_group_name(self, name: str, own_id: int | None) -> None:
+        """1 to 100 characters ([SWAGGER]); unique in the company, 409 when taken ([SWAGGER]).
+
+        TeamViewer does not say whether ``Support`` and ``support`` may coexist; by default
+        the emulator refuses the second (``group_names_ignore_case``).
+        """
+        if not 1 <= len(name) <= MAX_GROUP_NAME_LENGTH:
+            raise _Problem(400, f"name must be 1 to {MAX_GROUP_NAME_LENGTH} characters")
+        fold = str.casefold if self.group_names_ignore_case else str
+        key = fold(name)
+        for group in self._groups.values():
+            if group.id != own_id and fold(group.name) == key:
+                raise _Problem(409, "A user group with this name already exists", error="conflict")
+
+    def _insert_group(self, name: str, source: int) -> _Group:
+        group = _Group(id=self._next_group_id, name=name, source=source)
+        self._next_group_id += 1
+        self._groups[group.id] = group
+        return group
+
+    def _company_account(self, number: int) -> _Account | None:
+        account = self._accounts.get(f"u{number}")
+        return account if account is not None and account.in_company else None
+
     # ------------------------------------------------------------------ shared rules
 
     def _authorized(self, request: EmulatorRequest) -> bool:
@@ -625,10 +1022,18 @@ class TeamViewerEmulator(EmulatorApp):
             account = _Account(id=f"u{self._next_number}", email=email, name=name, in_company=in_company)
             self._next_number += 1
             self._accounts[account.id] = account
+            self._company_cache = None
             return account
 
     def _company(self) -> list[_Account]:
-        return [a for a in self._accounts.values() if a.in_company]
+        """The company's accounts in creation order; shared, so callers only read it.
+
+        Kept between requests: a SCIM walk of 500,000 users would otherwise rebuild the list
+        for each of its 5,000 pages.
+        """
+        if self._company_cache is None:
+            self._company_cache = [a for a in self._accounts.values() if a.in_company]
+        return self._company_cache
 
     def _company_user(self, user_id: str) -> _Account:
         account = self._accounts.get(user_id)
@@ -707,6 +1112,19 @@ def _scim_user(account: _Account) -> dict[str, Any]:
         "emails": [{"primary": True, "value": account.email}],
         "active": account.active,
     }
+
+
+def _v1_group(group: _Group) -> dict[str, Any]:
+    """[SWAGGER] ``UserGroupModel``: id (int64), name, creationSourceType (1 API, 2 UI, 3 SCIM)."""
+    return {"id": group.id, "name": group.name, "creationSourceType": group.source}
+
+
+def _account_number(account_id: str) -> int:
+    """``u1234567`` -> ``1234567``, the member id of group calls ([PS], [ADC] ``.Trim('u')``)."""
+    digits = account_id.removeprefix("u")
+    if not digits.isdigit():
+        raise ValueError(f"not an account id: {account_id!r}")
+    return int(digits)
 
 
 def _v1_user(account: _Account) -> dict[str, Any]:
@@ -807,6 +1225,52 @@ def _scim_user_body(request: EmulatorRequest) -> dict[str, Any]:
         raise _Problem(400, "userName is required", scim_type="invalidValue")
     _sso_customer_id(body)  # the extension must be well-formed even where it is not applied
     return body
+
+
+def _group_name(body: Mapping[str, Any]) -> str:
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise _Problem(400, "name is required")
+    return name
+
+
+def _account_numbers(request: EmulatorRequest) -> list[int]:
+    """A member call's body: a JSON array of 1 to 100 account numbers ([SWAGGER], [PS]).
+
+    A number sent twice counts once in the result but twice against the limit: the
+    limit is on what the call carries.
+    """
+    try:
+        body = request.json()
+    except ValueError:
+        raise _Problem(400, "The body is not valid JSON") from None
+    if not isinstance(body, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in body):
+        raise _Problem(400, "The body must be a JSON array of numeric account ids")
+    if not body:
+        raise _Problem(400, "The body must name at least one account")
+    if len(body) > MAX_ACCOUNTS_PER_CALL:
+        raise _Problem(400, f"At most {MAX_ACCOUNTS_PER_CALL} accounts per call")
+    return list(dict.fromkeys(body))
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes other scripts' digits."""
+    return text.isascii() and text.isdigit()
+
+
+def _page_token(scope: str, after: int) -> str:
+    return base64.urlsafe_b64encode(f"{scope}:{after}".encode()).decode()
+
+
+def _read_page_token(token: str, scope: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raise _Problem(400, "paginationToken is not valid") from None
+    token_scope, _, after = text.rpartition(":")
+    if token_scope != scope or not _is_number(after):
+        raise _Problem(400, "paginationToken is not valid")
+    return int(after)
 
 
 def _int_param(query: Mapping[str, str], name: str, default: int) -> int:

@@ -6,7 +6,9 @@
   ``AWS_ENDPOINT_URL`` is set; the template's queues, tables and secrets are created in it
   (``tvsync.local.aws``);
 - the TeamViewer and Okta emulators, unless ``TEAMVIEWER_API_URL`` / ``OKTA_ORG_URL`` point
-  elsewhere;
+  elsewhere; the Okta emulator is read as an API service app (OAuth 2.0 with a key pair made
+  for the stack, DPoP required, as a new app in Okta has it) unless the stack's
+  ``okta_auth`` is ``ssws``, which reads it with an API token as before;
 - API Gateway in front of ``IngestFunction`` on ``http://127.0.0.1:3000/okta/events``;
 - the SQS event source mapping for ``WorkerFunction``: as many instances as the template's
   ``MaximumConcurrency``, each a process of its own (``tvsync.local.worker_process``)
@@ -53,6 +55,7 @@ from typing import IO, Any, TextIO
 
 from tvsync.emulators.http import RunningServer, serve
 from tvsync.emulators.okta import OktaEmulator
+from tvsync.emulators.okta_oauth import ServiceAppKeyPair
 from tvsync.emulators.teamviewer import TeamViewerEmulator
 from tvsync.local.api_gateway import ApiGatewayServer
 from tvsync.local.aws import (
@@ -77,12 +80,17 @@ DRY_RUN_OUTCOME = "dry-run"
 DRY_RUN_MARK = "[dry run] "
 #: Where ``LocalStack`` writes the functions' output, relative to the working directory.
 LOG_DIR = Path(".tvsync/logs")
+#: How the stack's functions read the built-in Okta emulator: as a service app, or with an API token.
+OKTA_AUTH_MODES = ("oauth", "ssws")
+#: The client id of the service app the stack registers in its Okta emulator.
+LOCAL_SERVICE_APP = "0oaTvSyncLocal00h7"
+
 FUNCTIONS_LOG = "functions.jsonl"
 FUNCTIONS_STDERR_LOG = "functions.stderr.log"
 
 
 #: What ``tvsync serve`` reads from its environment, by ``StackSettings`` field
-#: (docs/contracts.md, "Local stack"). Five are the functions' own variables, named by their
+#: (docs/contracts.md, "Local stack"). Eight are the functions' own variables, named by their
 #: settings models: the stack passes each on as the template parameter that sets it. The
 #: rest are the stack's: the plain values of the secrets it creates, and where AWS is.
 STACK_ENVIRONMENT: Mapping[str, str] = MappingProxyType(
@@ -96,6 +104,9 @@ STACK_ENVIRONMENT: Mapping[str, str] = MappingProxyType(
         "teamviewer_sso_customer_id": function_variable("TEAMVIEWER_SSO_CUSTOMER_ID"),
         "aws_endpoint_url": "AWS_ENDPOINT_URL",
         "dry_run": function_variable("DRY_RUN"),
+        "push_group_ids": function_variable("PUSH_GROUP_IDS"),
+        "group_role_map": function_variable("GROUP_ROLE_MAP"),
+        "delete_unpushed_groups": function_variable("DELETE_UNPUSHED_GROUPS"),
     }
 )
 
@@ -113,6 +124,9 @@ class StackSettings:
     teamviewer_sso_customer_id: str | None = None
     aws_endpoint_url: str | None = None
     dry_run: bool = False
+    push_group_ids: str | None = None
+    group_role_map: str | None = None
+    delete_unpushed_groups: bool = False
     host: str = "127.0.0.1"
     port: int = 3000
 
@@ -123,9 +137,26 @@ class StackSettings:
         values: dict[str, Any] = {
             field: env.get(variable, "").strip() or None for field, variable in STACK_ENVIRONMENT.items()
         }
-        values["dry_run"] = (values["dry_run"] or "false").lower() == "true"
+        for flag in ("dry_run", "delete_unpushed_groups"):
+            values[flag] = (values[flag] or "false").lower() == "true"
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def template_parameters(settings: StackSettings, *, okta_url: str, teamviewer_url: str) -> dict[str, str]:
+    """The template parameters the stack deploys with: what ``settings`` says, as CloudFormation
+    passes it (strings; an unset optional one empty). ``okta_url`` and ``teamviewer_url`` are
+    where Okta and TeamViewer are — the emulators' addresses when the settings name none."""
+    return {
+        "OktaOrgUrl": okta_url,
+        "OktaAppId": settings.okta_app_id or "",
+        "TeamViewerApiUrl": teamviewer_url,
+        "TeamViewerSsoCustomerId": settings.teamviewer_sso_customer_id or "",
+        "DryRun": "true" if settings.dry_run else "false",
+        "PushGroupIds": settings.push_group_ids or "",
+        "GroupRoleMap": settings.group_role_map or "",
+        "DeleteUnpushedGroups": "true" if settings.delete_unpushed_groups else "false",
+    }
 
 
 @dataclass(frozen=True)
@@ -143,6 +174,24 @@ class SyncRecord:
     email: str | None
 
 
+@dataclass(frozen=True)
+class GroupRecord:
+    """One group sync, or one user's membership change, as the worker logged it.
+
+    ``okta_user_id`` is set for a membership change (``operations`` is then the one member
+    call made), None for a sync of the group itself.
+    """
+
+    at: float
+    okta_group_id: str
+    outcome: str
+    operations: tuple[str, ...]
+    teamviewer_group_id: int | None
+    okta_user_id: str | None = None
+    members_added: int = 0
+    members_removed: int = 0
+
+
 @dataclass
 class StackObserver:
     """Turns the functions' structured log records into console lines and sync records.
@@ -155,6 +204,7 @@ class StackObserver:
 
     print_line: Callable[[str], None] | None = None
     syncs: list[SyncRecord] = field(default_factory=list)
+    groups: list[GroupRecord] = field(default_factory=list)
     failures: int = 0
     listeners: list[Callable[[SyncRecord], None]] = field(default_factory=list)
     dry_run: bool = False
@@ -215,12 +265,48 @@ class StackObserver:
                 # Okta does not know the user (deleted, or never in this org) and TeamViewer
                 # has no account: nothing to do — but say so, or a replay looks like a no-op.
                 self._say(f"{who.rstrip()}: not found in Okta, nothing to do", dry_run=planned)
+        elif message in {"Group synced", "Group sync planned (dry run)", "Group membership synced"}:
+            self._group(message, fields)
         elif message.startswith("Sync failed"):
             with self._lock:
                 self.failures += 1
             self._say(f"{fields.get('okta_user_id')}: will retry: {fields.get('error')}")
         elif message.startswith("Request refused"):
             self._say(f"refused: {fields.get('reason') or 'bad or missing auth header'}")
+
+    def _group(self, message: str, fields: Mapping[str, Any]) -> None:
+        """A group's own sync, or one user's membership change: recorded, and one console line."""
+        user = fields.get("okta_user_id") if message == "Group membership synced" else None
+        operation = fields.get("operation")
+        record = GroupRecord(
+            at=time.monotonic(),
+            okta_group_id=str(fields.get("okta_group_id")),
+            outcome=str(fields.get("outcome") or ("dry-run" if fields.get("dry_run") else "applied")),
+            operations=(str(operation),) if operation else tuple(fields.get("operations") or ()),
+            teamviewer_group_id=fields.get("teamviewer_group_id"),
+            okta_user_id=str(user) if user else None,
+            members_added=int(fields.get("members_added") or 0),
+            members_removed=int(fields.get("members_removed") or 0),
+        )
+        with self._lock:
+            self.groups.append(record)
+        target = f" -> group {record.teamviewer_group_id}" if record.teamviewer_group_id else ""
+        if record.okta_user_id is not None:
+            joined = "joined" if operation == "add_members" else "left"
+            self._say(f"{record.okta_user_id}: {joined} group {record.okta_group_id}{target}")
+            return
+        planned = message.endswith("(dry run)")
+        changes = ", ".join(record.operations) or record.outcome
+        members = [
+            f"{count} {word}"
+            for count, word in ((record.members_added, "added"), (record.members_removed, "removed"))
+            if count
+        ]
+        detail = f" ({', '.join(members)})" if members else ""
+        self._say(
+            f"group {record.okta_group_id}: {'would ' if planned else ''}{changes}{detail}{target}",
+            dry_run=planned,
+        )
 
 
 class _ObserverHandler(logging.Handler):
@@ -330,8 +416,13 @@ class LocalStack:
         log_dir: Path = LOG_DIR,
         worker_concurrency: int | None = None,
         stack_name: str | None = None,
+        okta_auth: str = "oauth",
     ) -> None:
+        if okta_auth not in OKTA_AUTH_MODES:
+            raise ValueError(f"okta_auth must be one of {', '.join(OKTA_AUTH_MODES)}, not {okta_auth!r}")
         self.settings = settings
+        #: With the built-in Okta emulator: ``oauth`` (a service app) or ``ssws`` (an API token).
+        self.okta_auth = okta_auth
         self.template = load_template()
         self.observer = observer or StackObserver()
         self.teamviewer = teamviewer if settings.teamviewer_api_url is None else None
@@ -369,6 +460,8 @@ class LocalStack:
         self.functions: dict[str, dict[str, str]] = {}
         self.teamviewer_url = settings.teamviewer_api_url or ""
         self.okta_url = settings.okta_org_url or ""
+        #: The service app the functions read the Okta emulator as (None: an API token).
+        self.okta_service_app: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalStack:
@@ -571,11 +664,26 @@ class LocalStack:
 
     def _tokens(self) -> tuple[str, str]:
         tv = self.settings.teamviewer_api_token or (self.teamviewer.token if self.teamviewer else None)
-        okta = self.settings.okta_api_token or (self.okta.token if self.okta else None)
+        okta = self.settings.okta_api_token or (self._okta_emulator_secret() if self.okta else None)
         if tv is None or okta is None:
             missing = STACK_ENVIRONMENT["teamviewer_api_token" if tv is None else "okta_api_token"]
             raise ValueError(f"{missing} is required when its API URL points to a real service")
         return tv, okta
+
+    def _okta_emulator_secret(self) -> str:
+        """What ``OktaApiTokenSecret`` holds for the emulator: a service app's key, or its API token.
+
+        The service app gets a P-256 key made now (in a millisecond, where RSA takes a tenth
+        of a second), every scope the functions may ask for, and "Require DPoP" ticked, as
+        Okta ticks it for a new app.
+        """
+        assert self.okta is not None
+        if self.okta_auth == "ssws":
+            return self.okta.token
+        key = ServiceAppKeyPair.generate(ec_key=True)
+        self.okta.register_service_app(LOCAL_SERVICE_APP, key.public_jwk, require_dpop=True)
+        self.okta_service_app = LOCAL_SERVICE_APP
+        return key.secret(LOCAL_SERVICE_APP)
 
     def _provision(self) -> None:
         tv_token, okta_token = self._tokens()
@@ -589,13 +697,9 @@ class LocalStack:
                 "TeamViewerTokenSecret": tv_token,
                 "OktaApiTokenSecret": okta_token,
             },
-            parameters={
-                "OktaOrgUrl": self.okta_url,
-                "OktaAppId": self.settings.okta_app_id or "",
-                "TeamViewerApiUrl": self.teamviewer_url,
-                "TeamViewerSsoCustomerId": self.settings.teamviewer_sso_customer_id or "",
-                "DryRun": "true" if self.settings.dry_run else "false",
-            },
+            parameters=template_parameters(
+                self.settings, okta_url=self.okta_url, teamviewer_url=self.teamviewer_url
+            ),
         )
         local = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true"}
         if self.aws_endpoint_url:

@@ -26,7 +26,8 @@ from pydantic import ValidationError
 
 from tvsync.adapters.event_queue import EventQueue
 from tvsync.adapters.secrets import RotatingSecret, SecretUnavailableError
-from tvsync.core.event_selection import select_events
+from tvsync.core.event_selection import NO_GROUPS, select_events
+from tvsync.core.groups import GroupConfig
 from tvsync.models.okta_hook import EventHookDelivery
 
 HOOK_PATH = "/okta/events"
@@ -111,12 +112,15 @@ class IngestService:
         app_id: str | None,
         logger: Logger,
         metrics: Metrics,
+        groups: GroupConfig = NO_GROUPS,
         budget: float = QUEUE_BUDGET_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``groups``: the pushed groups, whose events become requests about them (none by default)."""
         self._auth = authenticator
         self._queue = queue
         self._app_id = app_id
+        self._groups = groups
         self._logger = logger
         self._metrics = metrics
         self._budget = budget
@@ -161,7 +165,7 @@ class IngestService:
         return self._queue_delivery(delivery, deadline)
 
     def _queue_delivery(self, delivery: EventHookDelivery, deadline: float) -> HookResponse:
-        selection = select_events(delivery, app_id=self._app_id)
+        selection = select_events(delivery, app_id=self._app_id, groups=self._groups)
         received = len(delivery.data.events)
         self._metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=received)
         self._metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=len(selection.dropped))

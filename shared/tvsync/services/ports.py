@@ -2,8 +2,8 @@
 
 The synchroniser (``user_sync``), the batch worker (``sqs_batch``) and the reconciler are
 typed against these, never against the adapters: the wiring (``tvsync.wiring``) passes the
-real ones — ``OktaClient``, ``TeamViewerClient``, ``SyncStateStore``, ``EventQueue``, boto3's
-SQS client — and a test may pass in-memory fakes that implement the same methods
+real ones — ``OktaClient``, ``TeamViewerClient``, ``SyncStateStore``, ``GroupStateStore``,
+``EventQueue``, boto3's SQS client — and a test may pass in-memory fakes that implement the same methods
 (tests/support/fakes.py; docs/architecture.md tabulates each port with its adapter and its
 fake). Each protocol lists every method some service calls, with the adapters'
 signatures, and nothing else.
@@ -18,7 +18,7 @@ deadlines, so a test can hold both still.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -26,21 +26,29 @@ if TYPE_CHECKING:
 
     from mypy_boto3_sqs.type_defs import ChangeMessageVisibilityBatchRequestEntryTypeDef
 
+    from tvsync.models.groups import GroupLink, OktaGroup, TeamViewerGroup
     from tvsync.models.okta import OktaAppUser, OktaUser
+    from tvsync.models.okta_page import OktaPage
+    from tvsync.models.reconcile_checkpoint import ReconcileCheckpoint
     from tvsync.models.sync_request import SyncRequest
     from tvsync.models.sync_state import SyncState
     from tvsync.models.teamviewer import TeamViewerAccount
 
 __all__ = [
+    "CheckpointRepository",
     "Clock",
     "DeadlineSource",
     "EventPublisher",
+    "GroupStateRepository",
     "MessageVisibility",
     "MonotonicClock",
+    "OktaGroups",
     "OktaReader",
     "PublishReport",
     "SyncStateRepository",
     "TeamViewerAccounts",
+    "TeamViewerGroups",
+    "TeamViewerUserRole",
     "TokenOwnerAccount",
 ]
 
@@ -78,12 +86,36 @@ class OktaReader(Protocol):
         """The user who owns ``email`` (any letter case), or None."""
         ...
 
-    def iter_users(self, *, page_size: int = ..., filter: str | None = ...) -> Iterator[OktaUser]:
-        """Every user, or those matching an Okta ``filter`` expression."""
+    def find_by_emails(self, emails: Iterable[str]) -> dict[str, OktaUser]:
+        """The owner of each address (batched ``search``), by lower-cased address; unowned ones absent."""
         ...
 
-    def iter_app_users(self, app_id: str, *, page_size: int = ...) -> Iterator[tuple[OktaAppUser, OktaUser]]:
-        """Every assignment to the app, with its user."""
+    def iter_app_user_pages(
+        self, app_id: str, *, page_size: int = ..., cursor: str | None = ...
+    ) -> Iterator[OktaPage[tuple[OktaAppUser, OktaUser]]]:
+        """The app's assignments a page at a time, each with the cursor to resume after it."""
+        ...
+
+    def iter_user_pages(
+        self, *, page_size: int = ..., filter: str | None = ..., cursor: str | None = ...
+    ) -> Iterator[OktaPage[OktaUser]]:
+        """Every user (or those matching ``filter``) a page at a time, resumable by cursor."""
+        ...
+
+
+class OktaGroups(Protocol):
+    """Reads of the Okta org's groups (``OktaClient``), for pushing groups to TeamViewer."""
+
+    def get_group(self, group_id: str) -> OktaGroup | None:
+        """The group, or None if Okta answers 404 (deleted)."""
+        ...
+
+    def iter_group_users(self, group_id: str, *, page_size: int = ...) -> Iterator[OktaUser]:
+        """Every member of the group, a page at a time."""
+        ...
+
+    def iter_user_groups(self, user_id: str) -> Iterator[OktaGroup]:
+        """Every group the user is a member of now."""
         ...
 
 
@@ -110,9 +142,9 @@ class TeamViewerAccounts(Protocol):
         ...
 
     def iter_users(
-        self, page_size: int = ..., *, deadline: float | None = ...
+        self, page_size: int = ..., *, deadline: float | None = ..., workers: int = ...
     ) -> Iterator[TeamViewerAccount]:
-        """Every company user, a page at a time."""
+        """Every company user in order, ``workers`` pages requested ahead (1: one at a time)."""
         ...
 
     def create(self, email: str, name: str) -> TeamViewerAccount:
@@ -135,10 +167,83 @@ class TeamViewerAccounts(Protocol):
         ...
 
 
+class TeamViewerUserRole(Protocol):
+    """One user role of the company, as ``iter_roles`` lists it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+class TeamViewerGroups(Protocol):
+    """The company's user groups, their members and their roles (``TeamViewerClient``, Web API v1).
+
+    Members are account numbers (``u1234567`` -> 1234567, ``tvsync.models.groups``); a
+    member call takes at most 100 of them and raises ``ValueError`` above that (the core
+    batches).
+    """
+
+    def iter_groups(self, *, page_size: int | None = ...) -> Iterator[TeamViewerGroup]:
+        """Every user group of the company, a page at a time."""
+        ...
+
+    def get_group(self, group_id: int) -> TeamViewerGroup | None:
+        """The group as it is now, or None when TeamViewer no longer has it."""
+        ...
+
+    def find_group_by_name(self, name: str) -> TeamViewerGroup | None:
+        """The group a create of this name would collide with (exact name first, then ignoring case)."""
+        ...
+
+    def create_group(self, name: str) -> TeamViewerGroup:
+        """Create a group; a name already taken raises ``ConflictError``."""
+        ...
+
+    def rename_group(self, group_id: int, name: str) -> None: ...
+
+    def delete_group(self, group_id: int) -> None:
+        """Delete the group (a group already gone is not an error)."""
+        ...
+
+    def iter_group_members(self, group_id: int, *, page_size: int | None = ...) -> Iterator[int]:
+        """The account numbers of the group's members."""
+        ...
+
+    def add_group_members(self, group_id: int, numbers: Sequence[int]) -> None:
+        """Add at most 100 accounts of the company to the group."""
+        ...
+
+    def remove_group_members(self, group_id: int, numbers: Sequence[int]) -> None:
+        """Remove at most 100 accounts from the group."""
+        ...
+
+    def group_role(self, group_id: int) -> str | None:
+        """The id of the one role assigned to the group, or None."""
+        ...
+
+    def assign_group_role(self, group_id: int, role_id: str) -> None:
+        """Assign the role to the group (the synchroniser unassigns any other first)."""
+        ...
+
+    def unassign_group_role(self, group_id: int) -> None:
+        """Leave the group without a role."""
+        ...
+
+    def iter_roles(self) -> Iterator[TeamViewerUserRole]:
+        """Every user role of the company."""
+        ...
+
+
 class SyncStateRepository(Protocol):
     """SyncStateTable (``SyncStateStore``): one ``SyncState`` per Okta user."""
 
     def get(self, okta_user_id: str) -> SyncState | None: ...
+
+    def get_many(self, okta_user_ids: Iterable[str]) -> Mapping[str, SyncState]:
+        """The records of these users that exist, by Okta id (a pushed group's members)."""
+        ...
 
     def put(self, state: SyncState) -> None:
         """Replace the user's record."""
@@ -159,6 +264,34 @@ class SyncStateRepository(Protocol):
         ...
 
     def scan(self) -> Iterator[SyncState]:
+        """Every record."""
+        ...
+
+
+class CheckpointRepository(Protocol):
+    """Where an unfinished reconcile keeps its Okta cursor (``CheckpointStore``)."""
+
+    def load(self) -> ReconcileCheckpoint | None: ...
+
+    def save(self, checkpoint: ReconcileCheckpoint) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+class GroupStateRepository(Protocol):
+    """GroupStateTable (``GroupStateStore``): one ``GroupLink`` per pushed or linked Okta group."""
+
+    def get(self, okta_group_id: str) -> GroupLink | None: ...
+
+    def put(self, link: GroupLink) -> None:
+        """Replace the group's record."""
+        ...
+
+    def record_outcome(self, okta_group_id: str, *, outcome: str, reason: str, at: datetime) -> None:
+        """Set only the last outcome, its reason and the time (the record is created if missing)."""
+        ...
+
+    def scan(self) -> Iterator[GroupLink]:
         """Every record."""
         ...
 

@@ -11,18 +11,36 @@ Reads happen in this order, each streamed page by page:
 
 1. SyncStateTable (the worker's account mapping and known conflicts), so the comparison
    finds accounts the way the worker does;
-2. every TeamViewer company user (SCIM), into the detector's compact index;
-3. every Okta user in scope: the app's assignments when ``OKTA_APP_ID`` is set, else all
-   users plus the DEPROVISIONED ones Okta's list leaves out unless asked;
+2. every TeamViewer company user (SCIM), into the detector's compact index, a few pages
+   requested ahead (``startIndex`` paging allows it: ``tvsync.adapters.scim_paging``);
+3. every Okta user in scope, one cursor page after the other (``services/reconcile_okta.py``):
+   the app's assignments when ``OKTA_APP_ID`` is set, else all users plus the DEPROVISIONED
+   ones Okta's list leaves out unless asked;
 4. for accounts still unclaimed: the Okta user the worker last mapped to them (deleted?
-   unassigned?) or, with an app, the Okta user with that email — a missed deprovisioning
-   is the costliest drift there is and must not pass for an orphan.
+   unassigned?) or, with an app, the Okta user with that email, looked up in batches of
+   ``or``-joined searches — a missed deprovisioning is the costliest drift there is and
+   must not pass for an orphan.
 
 Rate limits on either side are waited out by the clients' ``RetryPolicy`` (Okta's
-``X-Rate-Limit-Reset``, TeamViewer's ``Retry-After`` or backoff for a bare 403); a run
-fails only when a service keeps refusing until the deadline. A failed or cut-short walk
-still queues the creates and updates it found, but no deactivation and no orphan: those
-need the whole picture.
+``X-Rate-Limit-Reset``, TeamViewer's ``Retry-After`` or backoff for a bare 403). Okta is
+read one request at a time; TeamViewer's read-ahead shares one ``ThrottleGate``, so a
+throttle holds every thread back and concurrency never multiplies the rate past a limit.
+
+**A run that cannot finish** (the Lambda's deadline, or a rate-limit wait that would pass
+it) keeps what it compared: creates and updates are decided per user and were queued as
+the walk went. A scheduled run (``handle``) also stores where its Okta walk stopped
+(``services/reconcile_checkpoint.py``); the next one reads SyncStateTable and TeamViewer in
+full again and walks Okta on from there, a whole page at a time (no user skipped or compared
+twice). Every Okta user in scope is so compared within ⌈W / (B - I)⌉ runs: B a run's budget
+(timeout less ``LAMBDA_RESERVE_SECONDS``), I the time to read SyncStateTable and TeamViewer,
+W the Okta walk's (docs/operations.md has the figures).
+
+Deactivations and orphans need the whole picture — an account is claimed by whichever
+entitled user the walk meets, anywhere in it. A run that stopped early, and a run that
+resumed another's walk (it never saw the users before the cursor), therefore never decide
+them: deferred deactivations are dropped and unclaimed accounts are not looked up. Only a
+run that walked all of Okta by itself decides them; once a resumed walk completes, the
+checkpoint is gone and the next run is such a run.
 
 What a run reports — its counts, items and progress, and the error of a run that could not
 finish — is ``tvsync.services.reconcile_report``.
@@ -30,31 +48,44 @@ finish — is ``tvsync.services.reconcile_report``.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from aws_lambda_powertools.metrics import MetricUnit
-
-from tvsync.adapters.errors import UpstreamError
+from tvsync.adapters.errors import InvalidError, UpstreamError
 from tvsync.adapters.event_queue import BATCH_SIZE
 from tvsync.adapters.secrets import SecretUnavailableError
 from tvsync.core.drift import DriftDetector, DriftItem
 from tvsync.core.outcome import Outcome
-from tvsync.models.sync_request import SyncRequest
 from tvsync.services.clock import Deadline, utc_now
-from tvsync.services.reconcile_report import Phase, Progress, ReconcileFailedError, ReconcileReport
+from tvsync.services.reconcile_okta import OktaWalk, WalkPosition, find_owners
+from tvsync.services.reconcile_report import (
+    Phase,
+    Progress,
+    ReconcileFailedError,
+    ReconcileReport,
+    publish,
+)
+from tvsync.services.reconcile_requests import (
+    EVENT_TYPE,
+    ORPHAN_PREFIX,
+    group_request,
+    new_run_id,
+    orphan_group,
+    user_request,
+)
 
 if TYPE_CHECKING:
     import logging
+    from datetime import datetime
 
     from aws_lambda_powertools import Logger, Metrics
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from tvsync.core.desired_state import SyncConfig
-    from tvsync.models.okta import OktaAppUser, OktaUser
+    from tvsync.models.reconcile_checkpoint import ReconcileCheckpoint
+    from tvsync.models.sync_request import SyncRequest
+    from tvsync.services.group_reconcile import GroupReconciler
     from tvsync.services.ports import (
         Clock,
         EventPublisher,
@@ -62,26 +93,22 @@ if TYPE_CHECKING:
         SyncStateRepository,
         TeamViewerAccounts,
     )
+    from tvsync.services.reconcile_checkpoint import Checkpointer
 
 __all__ = ["EVENT_TYPE", "Reconciler", "new_run_id", "orphan_group"]
 
-EVENT_TYPE: Final = "tvsync.reconcile"
 #: Time kept free at the end of a Lambda run to queue what was found and report it.
 LAMBDA_RESERVE_SECONDS: Final = 60.0
-#: How many Okta users pass between two looks at the clock.
+#: How many records pass between two looks at the clock (the Okta walk looks after each page).
 _DEADLINE_CHECK_EVERY: Final = 200
-_ORPHAN_PREFIX: Final = "orphan-"
+#: TeamViewer pages requested ahead while indexing (``tvsync.adapters.scim_paging``).
+TEAMVIEWER_READ_AHEAD: Final = 4
 
 _T = TypeVar("_T")
 
 
 class _OutOfTimeError(Exception):
     pass
-
-
-def orphan_group(teamviewer_id: str) -> str:
-    """The message group (and SyncStateTable key) of an orphan deactivation."""
-    return f"{_ORPHAN_PREFIX}{teamviewer_id}"
 
 
 class Reconciler:
@@ -91,7 +118,9 @@ class Reconciler:
     accounts are joined by email only). ``deadline`` is shared with the clients' retry
     policy, so a long rate-limit wait never outlives the Lambda. ``deactivate_orphans``
     is the configured default (``DEACTIVATE_ORPHANS``); a run may override it. ``clock``
-    dates the run and its requests.
+    dates the run and its requests. ``checkpoints`` lets a scheduled run resume the Okta
+    walk of one that could not finish (None: every run starts afresh);
+    ``teamviewer_read_ahead`` is how many SCIM pages are requested at once.
     """
 
     def __init__(  # noqa: PLR0913 - collaborators and limits are injected by name, all keyword-only
@@ -111,6 +140,9 @@ class Reconciler:
         app_page_size: int = 500,
         teamviewer_page_size: int = 100,
         clock: Clock = utc_now,
+        groups: GroupReconciler | None = None,
+        checkpoints: Checkpointer | None = None,
+        teamviewer_read_ahead: int = TEAMVIEWER_READ_AHEAD,
     ) -> None:
         self._okta = okta
         self._tv = teamviewer
@@ -126,6 +158,9 @@ class Reconciler:
         self._app_page_size = app_page_size
         self._tv_page_size = teamviewer_page_size
         self._clock = clock
+        self._groups = groups
+        self._checkpoints = checkpoints
+        self._tv_read_ahead = teamviewer_read_ahead
 
     # ------------------------------------------------------------------ Lambda entry
 
@@ -134,17 +169,19 @@ class Reconciler:
 
         A manual invocation may pass ``{"dry_run": true}`` to see the drift without
         queuing anything. The schedule is the retry: a failed run is not re-run by Lambda
-        (the template sets no async retries), the next scheduled one starts afresh.
+        (the template sets no async retries); the next scheduled one resumes its Okta walk
+        (see the module docstring) or starts afresh. A dry run leaves the checkpoint alone.
         """
         self.deadline.start(context.get_remaining_time_in_millis() / 1000, LAMBDA_RESERVE_SECONDS)
-        report = self.run(dry_run=event.get("dry_run") is True, max_items=0)
+        dry_run = event.get("dry_run") is True
+        report = self.run(dry_run=dry_run, max_items=0, resumable=not dry_run)
         if not report.complete or report.enqueue_failed:
             raise ReconcileFailedError(report)
         return report.summary()
 
     # ------------------------------------------------------------------ the run
 
-    def run(
+    def run(  # noqa: PLR0913 - keyword-only options of one run, each set by name
         self,
         *,
         dry_run: bool = False,
@@ -152,11 +189,14 @@ class Reconciler:
         run_id: str | None = None,
         progress: Progress | None = None,
         max_items: int | None = None,
+        resumable: bool = False,
     ) -> ReconcileReport:
         """Compare both directories; queue the fixes unless ``dry_run``.
 
         ``deactivate_orphans`` None means "as configured". ``max_items`` bounds the
         report's item list (None: all of them; the counts are always complete).
+        ``resumable``: resume the checkpoint's Okta walk, and store one if this run stops
+        during its walk (the scheduled run; needs ``checkpoints``).
         """
         orphans = self.deactivate_orphans if deactivate_orphans is None else deactivate_orphans
         now = self._clock()
@@ -168,15 +208,20 @@ class Reconciler:
             max_items=max_items,
             published=now,
         )
+        checkpoints = self._checkpoints if resumable else None
         try:
+            scope = self._config.app_id or ""
+            resume = checkpoints.resume_point(scope=scope, now=now) if checkpoints else None
             detector = self._index_teamviewer(run)
-            self._walk_okta(run, detector)
-            self._check_unclaimed(run, detector)
-            items = detector.finish(
-                deactivate_orphans=orphans, max_orphan_deactivations=self._max_orphan_deactivations
-            )
-            for item in items:
-                self._record(run, item)
+            self._walk_okta(run, detector, checkpoints, resume)
+            if run.report.resumed_from is None:
+                self._check_unclaimed(run, detector)
+                items = detector.finish(
+                    deactivate_orphans=orphans, max_orphan_deactivations=self._max_orphan_deactivations
+                )
+                for item in items:
+                    self._record(run, item)
+            self._compare_groups(run)
         except (UpstreamError, SecretUnavailableError) as exc:
             run.report.complete, run.report.error = False, str(exc)
         except _OutOfTimeError:
@@ -184,7 +229,7 @@ class Reconciler:
         finally:
             self._flush(run)
             run.report.finished_at = self._clock()
-            self._publish(run.report)
+            publish(run.report, self._logger, self._metrics, groups=self._groups is not None)
         return run.report
 
     def _index_teamviewer(self, run: _Run) -> DriftDetector:
@@ -193,7 +238,8 @@ class Reconciler:
         detector = DriftDetector(
             config=self._config, token_owner_id=owner, mapping=mapping, known_conflicts=conflicts
         )
-        detector.add_accounts(self._counted(run, Phase.TEAMVIEWER, self._tv.iter_users(self._tv_page_size)))
+        accounts = self._tv.iter_users(self._tv_page_size, workers=self._tv_read_ahead)
+        detector.add_accounts(self._counted(run, Phase.TEAMVIEWER, accounts))
         run.report.teamviewer_users = detector.account_count
         return detector
 
@@ -204,7 +250,7 @@ class Reconciler:
         if self._state is None:
             return mapping, conflicts
         for state in self._counted(run, Phase.SYNC_STATE, self._state.scan()):
-            if state.okta_user_id.startswith(_ORPHAN_PREFIX):
+            if state.okta_user_id.startswith(ORPHAN_PREFIX):
                 continue
             if state.teamviewer_id:
                 mapping[state.okta_user_id] = state.teamviewer_id
@@ -212,50 +258,87 @@ class Reconciler:
                 conflicts[state.okta_user_id] = state.email.strip().lower()
         return mapping, conflicts
 
-    def _walk_okta(self, run: _Run, detector: DriftDetector) -> None:
-        for user, assignment in self._counted(run, Phase.OKTA, self._okta_users()):
-            run.seen.add(user.id)
-            run.report.okta_users += 1
-            self._record(run, detector.observe(user, assignment))
+    def _walk_okta(
+        self,
+        run: _Run,
+        detector: DriftDetector,
+        checkpoints: Checkpointer | None,
+        resume: ReconcileCheckpoint | None,
+    ) -> None:
+        """Compare every Okta user in scope, a whole page at a time, from ``resume`` if given.
 
-    def _okta_users(self) -> Iterator[tuple[OktaUser, OktaAppUser | None]]:
-        """Every Okta user in scope, with the assignment when an app defines the scope."""
-        app_id = self._config.app_id
-        if app_id:
-            for assignment, user in self._okta.iter_app_users(app_id, page_size=self._app_page_size):
-                yield user, assignment
+        The deadline is looked at between pages, so a run stops at a page boundary and the
+        position it stores is exactly where comparing goes on.
+        """
+        start = WalkPosition(resume.walk, resume.cursor) if resume else None
+        position: WalkPosition | None = start
+        compared = 0
+        try:
+            walk = OktaWalk(
+                self._okta,
+                self._config,
+                okta_page_size=self._okta_page_size,
+                app_page_size=self._app_page_size,
+                start=start,
+            )
+            run.report.resumed_from = resume.run_id if resume else None
+            for users, position in walk.pages():
+                for user, assignment in users:
+                    run.seen.add(user.id)
+                    self._record(run, detector.observe(user, assignment))
+                compared += len(users)
+                run.report.okta_users += len(users)
+                run.progress(Phase.OKTA, run.report.okta_users)
+                if position is not None and self.deadline.expired():
+                    raise _OutOfTimeError
+        except (InvalidError, ValueError):
+            if resume is None or compared or position != start:
+                raise
+            # The checkpoint names no list of this scope, or Okta refused its cursor: afresh.
+            if checkpoints is not None:
+                checkpoints.forget("it cannot be resumed", resume)
+            run.report.resumed_from = None
+            self._walk_okta(run, detector, checkpoints, None)
             return
-        yield from ((user, None) for user in self._okta.iter_users(page_size=self._okta_page_size))
-        # Okta lists DEPROVISIONED users only when asked; they are the ones to catch.
-        deprovisioned = self._okta.iter_users(
-            page_size=self._okta_page_size, filter='status eq "DEPROVISIONED"'
-        )
-        yield from ((user, None) for user in deprovisioned)
+        except (UpstreamError, _OutOfTimeError):
+            if checkpoints is not None and compared and position is not None:
+                run.report.checkpoint_saved = True
+                scope = self._config.app_id or ""
+                checkpoints.save(
+                    resume,
+                    run_id=run.report.run_id,
+                    scope=scope,
+                    position=position,
+                    users_done=compared,
+                    now=self._clock(),
+                )
+            raise
+        if resume is not None and checkpoints is not None:
+            checkpoints.forget("its walk is complete", resume)
 
     def _check_unclaimed(self, run: _Run, detector: DriftDetector) -> None:
-        """Find the Okta owner of each active account no walked user claimed.
+        """Find the Okta owners of the accounts the walk left unclaimed (``find_owners``)."""
+        find_owners(
+            self._okta,
+            detector,
+            detector.unclaimed_accounts(),
+            app_id=self._config.app_id,
+            seen=run.seen,
+            record=lambda item: self._record(run, item),
+            counted=lambda accounts: self._counted(run, Phase.UNCLAIMED, accounts),
+        )
 
-        First the Okta user the worker last mapped to the account (deleted in Okta, or no
-        longer in scope), then — only when the walk covered just the app's assignments —
-        the Okta user with that email. Whoever is found is out of scope, so the account is
-        drift to deactivate; an account with no owner at all is an orphan.
-        """
-        unclaimed = {account.id: account for account in detector.unclaimed_accounts()}
-        mapped_to = {tv_id: okta_id for okta_id, tv_id in detector.mapping.items() if tv_id in unclaimed}
-        for account in self._counted(run, Phase.UNCLAIMED, list(unclaimed.values())):
-            mapped_user = mapped_to.get(account.id)
-            owner: OktaUser | None = None
-            if mapped_user is not None and mapped_user not in run.seen:
-                owner = self._okta.get_user(mapped_user)
-                if owner is None:
-                    run.seen.add(mapped_user)
-                    self._record(run, detector.observe_deleted(mapped_user))
-                    continue
-            elif self._config.app_id:
-                owner = self._okta.find_by_email(account.email)
-            if owner is not None and owner.id not in run.seen:
-                run.seen.add(owner.id)
-                self._record(run, detector.observe(owner, None))
+    def _compare_groups(self, run: _Run) -> None:
+        """Every pushed or linked group, after the users: a group's members are users' accounts."""
+        if self._groups is None:
+            return
+        for drift in self._groups.compare():
+            run.report.add_group(drift, max_items=run.max_items)
+            if not run.report.dry_run:
+                self._enqueue(
+                    run, group_request(drift.okta_group_id, run_id=run.report.run_id, published=run.published)
+                )
+        run.report.groups_checked = self._groups.checked
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -276,9 +359,12 @@ class Reconciler:
             return
         run.report.add(item, max_items=run.max_items)
         if item.enqueue and not run.report.dry_run:
-            run.pending.append(_request(item, run))
-            if len(run.pending) >= BATCH_SIZE:
-                self._flush(run)
+            self._enqueue(run, user_request(item, run_id=run.report.run_id, published=run.published))
+
+    def _enqueue(self, run: _Run, request: SyncRequest) -> None:
+        run.pending.append(request)
+        if len(run.pending) >= BATCH_SIZE:
+            self._flush(run)
 
     def _flush(self, run: _Run) -> None:
         if not run.pending:
@@ -294,15 +380,6 @@ class Reconciler:
             )
         run.progress(Phase.QUEUED, run.report.enqueued)
 
-    def _publish(self, report: ReconcileReport) -> None:
-        if self._metrics is not None:
-            self._metrics.add_metric(name="DriftDetected", unit=MetricUnit.Count, value=report.drifted)
-        summary = report.summary()
-        if report.complete:
-            self._logger.info("Reconcile finished", extra=summary)
-        else:
-            self._logger.error("Reconcile did not finish", extra=summary)
-
 
 @dataclass
 class _Run:
@@ -314,26 +391,6 @@ class _Run:
     published: datetime
     pending: list[SyncRequest] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
-
-
-def _request(item: DriftItem, run: _Run) -> SyncRequest:
-    subject = item.okta_user_id
-    if subject is None:
-        assert item.teamviewer_id is not None  # an orphan always names its account
-        subject = orphan_group(item.teamviewer_id)
-    return SyncRequest(
-        okta_user_id=subject,
-        event_uuid=f"reconcile-{run.report.run_id}-{subject}",
-        event_type=EVENT_TYPE,
-        published=run.published,
-        source="reconcile",
-        teamviewer_id=item.teamviewer_id if item.okta_user_id is None else None,
-    )
-
-
-def new_run_id(now: datetime) -> str:
-    """Sortable, and unique enough that two runs never share an event uuid (the idempotency key)."""
-    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def _no_progress(_phase: Phase, _done: int) -> None:

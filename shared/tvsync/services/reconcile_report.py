@@ -15,12 +15,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from tvsync.core.drift import FIXABLE, DriftCategory, DriftItem
+from tvsync.core.group_drift import GroupDrift, GroupDriftReason
 
 if TYPE_CHECKING:
+    import logging
     from datetime import datetime
 
-__all__ = ["Phase", "Progress", "ReconcileFailedError", "ReconcileReport"]
+    from aws_lambda_powertools import Logger, Metrics
+
+__all__ = ["Phase", "Progress", "ReconcileFailedError", "ReconcileReport", "publish"]
 
 #: Categories nobody has to act on: left out of the report's item list (they are counted).
 _UNLISTED: Final = frozenset({DriftCategory.IN_SYNC, DriftCategory.IGNORED, DriftCategory.PROTECTED})
@@ -70,6 +76,17 @@ class ReconcileReport:
     enqueue_failed: int = 0
     items: list[DriftItem] = field(default_factory=list)
     items_omitted: int = 0
+    #: Pushed or linked groups compared, and those that drifted (listed up to ``max_items``).
+    groups_checked: int = 0
+    groups_drifted: int = 0
+    group_counts: dict[GroupDriftReason, int] = field(
+        default_factory=lambda: dict.fromkeys(GroupDriftReason, 0)
+    )
+    group_items: list[GroupDrift] = field(default_factory=list)
+    #: The run whose Okta walk this run resumed (None: it walked from the first page), and
+    #: whether this run stored where its own walk stopped (``tvsync.services.reconcile``).
+    resumed_from: str | None = None
+    checkpoint_saved: bool = False
 
     def add(self, item: DriftItem, *, max_items: int | None) -> None:
         """Count ``item``; list it too when someone has to act on it, while the list has room.
@@ -83,6 +100,14 @@ class ReconcileReport:
             self.items.append(item)
         else:
             self.items_omitted += 1
+
+    def add_group(self, drift: GroupDrift, *, max_items: int | None) -> None:
+        """Count a drifted group under each of its reasons, and list it while the list has room."""
+        self.groups_drifted += 1
+        for reason in drift.reasons:
+            self.group_counts[reason] += 1
+        if max_items is None or len(self.group_items) < max_items:
+            self.group_items.append(drift)
 
     @property
     def drifted(self) -> int:
@@ -113,8 +138,13 @@ class ReconcileReport:
             "okta_users": self.okta_users,
             **{category.value: count for category, count in self.counts.items()},
             "drifted": self.drifted,
+            "groups_checked": self.groups_checked,
+            "groups_drifted": self.groups_drifted,
+            "group_drift": {reason.value: count for reason, count in self.group_counts.items() if count},
             "enqueued": self.enqueued,
             "enqueue_failed": self.enqueue_failed,
+            "resumed_from": self.resumed_from,
+            "checkpoint_saved": self.checkpoint_saved,
             "duration_seconds": round(self.duration_seconds, 3),
         }
 
@@ -137,4 +167,30 @@ class ReconcileReport:
                 for item in self.items
             ],
             "items_omitted": self.items_omitted,
+            "groups": [
+                {
+                    "okta_group_id": drift.okta_group_id,
+                    "name": drift.name,
+                    "teamviewer_group_id": drift.teamviewer_group_id,
+                    "reasons": [reason.value for reason in drift.reasons],
+                    "members_missing": drift.members_missing,
+                    "members_extra": drift.members_extra,
+                }
+                for drift in self.group_items
+            ],
         }
+
+
+def publish(
+    report: ReconcileReport, logger: Logger | logging.Logger, metrics: Metrics | None, *, groups: bool
+) -> None:
+    """The metrics and the one log line of a finished run (counts only: ``summary``)."""
+    if metrics is not None:
+        metrics.add_metric(name="DriftDetected", unit=MetricUnit.Count, value=report.drifted)
+        if groups:
+            metrics.add_metric(name="GroupDriftDetected", unit=MetricUnit.Count, value=report.groups_drifted)
+    summary = report.summary()
+    if report.complete:
+        logger.info("Reconcile finished", extra=summary)
+    else:
+        logger.error("Reconcile did not finish", extra=summary)

@@ -14,16 +14,26 @@ What happens to a record, by how its handling ended:
 
 A rate limit applies to the whole token, and a Lambda's time is finite: once either runs
 out, the rest of the batch goes back to SQS without being started.
+
+Records of different users (message groups) are handled side by side, up to
+``record_concurrency`` at once; one user's records stay strictly in order
+(``tvsync.services.fifo_groups``). So "the rest of the batch" is every record not yet
+started when the rate limit or the deadline is noticed: records already running on other
+threads finish (within their own bounded retries), the others go back unstarted. The
+state this class keeps per invocation is shared by those threads and changed only under
+``_lock``; nothing per record lives on the logger (each line carries its own fields), so no
+record's keys can show up on another's line.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import ValidationError
 
@@ -31,6 +41,7 @@ from tvsync.core.outcome import Detail
 from tvsync.models.sync_request import SyncRequest
 from tvsync.services.clock import Deadline
 from tvsync.services.failures import describe, traceback_text
+from tvsync.services.fifo_groups import ConcurrentFifoProcessor
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
@@ -107,6 +118,10 @@ class BatchWorker:
     #: covers that attempt plus the SyncStateTable write and the redelivery bookkeeping.
     #: Retries stop ``retry_budget_seconds`` before the end, so at least one is possible.
     record_margin_seconds: float = 20.0
+    #: Message groups (users) handled at once within one invocation; 1 = one record after
+    #: another. The wiring passes ``WORKER_RECORD_CONCURRENCY``.
+    record_concurrency: int = 1
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _group_delays: dict[str, float] = field(default_factory=dict)
     _context: LambdaContext | None = None
     _started: int = 0
@@ -118,10 +133,11 @@ class BatchWorker:
         self._group_delays.clear()
         self._context, self._started, self._hand_back, self._handed_back = context, 0, None, 0
         self.deadline.start(context.get_remaining_time_in_millis() / 1000, self.retry_budget_seconds)
-        processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-        # Report every failed record instead of raising when all of them failed (Powertools'
-        # default): the effect on SQS is the same, without an invocation error per throttled batch.
-        processor.raise_on_entire_batch_failure = False
+        # Powertools' FIFO rule (a failed record's later records in its group fail unstarted),
+        # with groups side by side. It reports every failed record instead of raising when all
+        # of them failed (Powertools' default): the effect on SQS is the same, without an
+        # invocation error per throttled batch.
+        processor = ConcurrentFifoProcessor(max_workers=self.record_concurrency)
         response = process_partial_response(
             event=event, record_handler=self._handle_record, processor=processor, context=context
         )
@@ -133,30 +149,40 @@ class BatchWorker:
         self._delay_redelivery(event, response)
         return response
 
+    @property
+    def hand_back_reason(self) -> str | None:
+        """Why records not yet started in this invocation go back to SQS unstarted, if they do."""
+        with self._lock:
+            return self._hand_back.reason if self._hand_back is not None else None
+
     def _handle_record(self, record: SQSRecord) -> dict[str, Any]:
-        hand_back = self._hand_back or self._out_of_time()
-        if hand_back is not None:
-            self._hand_back = hand_back
-            self._handed_back += 1
-            self._remember_delay(record, hand_back.delay, backoff=hand_back.backoff)
-            raise HandedBackError(hand_back.reason)
+        with self._lock:
+            # Decided and claimed in one step, so two threads cannot both be "the first".
+            hand_back = self._hand_back or self._out_of_time()
+            if hand_back is not None:
+                self._hand_back = hand_back
+                self._handed_back += 1
+                self._remember_delay(record, hand_back.delay, backoff=hand_back.backoff)
+                raise HandedBackError(hand_back.reason)
+            self._started += 1  # an unreadable body counts too: dropping it is progress
         try:
             request = SyncRequest.model_validate_json(record.body)
         except ValidationError as exc:
             return self._drop_unreadable(record, exc)
-        self._started += 1
         try:
             return self.process(request=request)
         except RetryLaterError as exc:
-            self._remember_delay(record, exc.delay)
-            if exc.throttled:
-                # The limit is the token's, not this event's: the next record would only be
-                # refused too, and its refusal would cost it one of its receives.
-                self._hand_back = _HandBack("rate limited", exc.delay, backoff=True)
+            with self._lock:
+                self._remember_delay(record, exc.delay)
+                if exc.throttled:
+                    # The limit is the token's, not this event's: the next record would only be
+                    # refused too, and its refusal would cost it one of its receives.
+                    self._hand_back = _rate_limited(self._hand_back, exc.delay)
             raise
         except IdempotencyAlreadyInProgressError:
             # The same event is being applied by another invocation right now: check back soon.
-            self._remember_delay(record, 5.0)
+            with self._lock:
+                self._remember_delay(record, 5.0)
             raise
         except Exception as exc:
             # Failed outside ``converge`` (the idempotency store, say): still say so, and why.
@@ -170,11 +196,15 @@ class BatchWorker:
                     "traceback": traceback_text(exc),
                 },
             )
-            self._remember_delay(record, None)
+            with self._lock:
+                self._remember_delay(record, None)
             raise
 
     def _out_of_time(self) -> _HandBack | None:
-        """Stop starting records near the timeout; the first always starts, so a batch progresses."""
+        """Stop starting records near the timeout; the first always starts, so a batch progresses.
+
+        Called with ``_lock`` held.
+        """
         if self._context is None or self._started == 0:
             return None
         remaining = self._context.get_remaining_time_in_millis() / 1000
@@ -207,7 +237,7 @@ class BatchWorker:
 
         A server's ``Retry-After`` alone can be a second or two; honoured as is, a lasting
         rate limit would use up the queue's receives within a minute and dead-letter events
-        that only had to wait.
+        that only had to wait. Called with ``_lock`` held.
         """
         group = record.attributes.message_group_id or record.message_id
         wanted = delay or 0.0
@@ -244,6 +274,16 @@ class BatchWorker:
             self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
         except Exception:
             self.logger.exception("Could not shorten the redelivery delay of failed records")
+
+
+def _rate_limited(current: _HandBack | None, delay: float | None) -> _HandBack:
+    """The hand-back after a rate limit, given the one already decided (records on other threads
+    may be refused too): a rate limit outweighs running out of time, and the longest wait
+    the server asked for wins."""
+    throttled = _HandBack("rate limited", delay, backoff=True)
+    if current is None or not current.backoff or (delay or 0.0) > (current.delay or 0.0):
+        return throttled
+    return current
 
 
 def _backoff(receive_count: int) -> float:

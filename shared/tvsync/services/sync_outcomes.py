@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from tvsync.adapters.errors import AuthError, UpstreamError
 from tvsync.adapters.secrets import SecretUnavailableError
+from tvsync.core.desired_state import Presence
 from tvsync.core.outcome import Detail, Outcome, RecordedReason
 from tvsync.core.plan import Operation
 from tvsync.core.record import record_sync
@@ -49,6 +50,9 @@ class SyncResult:
     operations: tuple[Operation, ...] = ()
     reason: RecordedReason | None = None
     teamviewer_id: str | None = None
+    #: What the sync decided the account should be (None when it did not finish): group
+    #: memberships follow it (``tvsync.services.group_sync``). Not stored with the result.
+    presence: Presence | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +113,7 @@ class OutcomeRecorder:
             operations=end.operations,
             reason=done.reason,
             teamviewer_id=done.state.teamviewer_id,
+            presence=start.desired.presence,
         )
 
     def settled(self, okta_user_id: str, settlement: Settlement, email: str) -> None:
@@ -174,16 +179,16 @@ class OutcomeRecorder:
         error = describe(exc)
         self.metrics.add_metric(name=failure_metric(exc), unit=MetricUnit.Count, value=1)
         fields = {"okta_user_id": request.okta_user_id, "event_uuid": request.event_uuid, "error": error}
-        if isinstance(exc, UpstreamError | SecretUnavailableError):
+        if isinstance(exc, AuthError | SecretUnavailableError):
+            # One line, at ERROR: waiting fixes nothing, an admin has to (the cause is named,
+            # never the credential).
+            self.logger.error("Credentials refused or unreadable: check the token secrets", extra=fields)
+        elif isinstance(exc, UpstreamError):
             self.logger.warning("Sync failed; SQS will redeliver", extra=fields)
         else:
             self.logger.error(
                 "Sync failed unexpectedly; SQS will redeliver",
                 extra={**fields, "traceback": traceback_text(exc)},
-            )
-        if isinstance(exc, AuthError | SecretUnavailableError):
-            self.logger.error(
-                "Credentials refused or unreadable: check the token secrets", extra={"error": error}
             )
         try:
             self._record_outcome(request.okta_user_id, Outcome.RETRYING, error)

@@ -22,6 +22,7 @@ Failure policy, by error class (``tvsync.adapters.errors``):
 
 from __future__ import annotations
 
+from concurrent.futures import wait
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,8 @@ from tvsync.services.sqs_batch import RetryLaterError
 from tvsync.services.sync_outcomes import OutcomeRecorder, SyncResult
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from aws_lambda_powertools import Logger, Metrics
 
     from tvsync.models.sync_request import SyncRequest
@@ -112,6 +115,7 @@ class UserSynchronizer:
         metrics: Metrics,
         clock: Clock,
         deadline: DeadlineSource,
+        reads: Executor | None = None,
     ) -> None:
         self._okta = okta
         self._tv = teamviewer
@@ -123,7 +127,10 @@ class UserSynchronizer:
             state=state, logger=logger, metrics=metrics, clock=clock, dry_run=dry_run
         )
         self._deadline = deadline  # by when a scan of the company must give up
-        self._token_owner_id: str | None = None  # fetched when first needed, once per container
+        self._reads = reads  # runs the assignment read beside the user's; None: one after the other
+        # Fetched when first needed, once per container. Records on several threads may each
+        # fetch it before the first answer is kept: the same id, at worst a call or two more.
+        self._token_owner_id: str | None = None
 
     def converge(self, request: SyncRequest) -> SyncResult:
         previous: SyncState | None = None
@@ -173,9 +180,29 @@ class UserSynchronizer:
         return settled.state, settled.adopted
 
     def _desired(self, okta_user_id: str) -> DesiredAccount:
-        user = self._okta.get_user(okta_user_id)
+        """What the account should be, from the user and their assignment as Okta has them now.
+
+        The two reads are independent, so with ``reads`` the assignment is read while the
+        user is: one Okta round trip instead of two. A deleted user (404) needs no
+        assignment, so its answer — even a failure — is then waited for and discarded,
+        exactly as if it had never been asked: a user who is gone is revoked whatever the
+        assignment read said. Without ``reads``, the assignment is read only for a user
+        who exists.
+        """
         app_id = self._config.app_id
-        assignment = self._okta.get_app_user(app_id, okta_user_id) if app_id and user is not None else None
+        if not app_id:
+            return desired_account(self._okta.get_user(okta_user_id), None, self._config)
+        if self._reads is None:
+            user = self._okta.get_user(okta_user_id)
+            assignment = self._okta.get_app_user(app_id, okta_user_id) if user is not None else None
+            return desired_account(user, assignment, self._config)
+        pending = self._reads.submit(self._okta.get_app_user, app_id, okta_user_id)
+        try:
+            user = self._okta.get_user(okta_user_id)
+        finally:
+            # Waited for either way, so no read of this record outlives it.
+            wait([pending])
+        assignment = pending.result() if user is not None else None
         return desired_account(user, assignment, self._config)
 
     def _locate(self, source: AccountSource) -> TeamViewerAccount | None:

@@ -8,6 +8,10 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from tvsync.adapters.errors import UpstreamError
+from tvsync.adapters.okta_auth import OktaAuthorizer, okta_scopes
+from tvsync.adapters.okta_client import OktaClient
+from tvsync.adapters.retry import RetryPolicy
+from tvsync.adapters.secrets import CachedSecret
 from tvsync.services.failures import failure_metric
 
 
@@ -22,3 +26,15 @@ def count_retries(metrics: Metrics) -> Callable[[UpstreamError, float], None]:
         metrics.add_metric(name=failure_metric(exc), unit=MetricUnit.Count, value=1)
 
     return count
+
+
+def okta_client(org_url: str, secret: CachedSecret, *, groups: bool, retry: RetryPolicy) -> OktaClient:
+    """The Okta client of a function: authenticated by what ``OktaApiTokenSecret`` holds.
+
+    An API token, or a service app's key (``tvsync.adapters.okta_auth``), asking for the
+    scopes the function reads with — groups only when it pushes any. The secret is read
+    through its cache for every request, so a rotated or converted secret takes effect when
+    the cache refreshes.
+    """
+    authorizer = OktaAuthorizer(org_url, secret.provider(), scopes=okta_scopes(groups=groups))
+    return OktaClient(org_url, authorizer, retry=retry)

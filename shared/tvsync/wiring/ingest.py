@@ -71,6 +71,7 @@ def build_ingest_api(
             clock=clock,
         ),
         app_id=settings.OKTA_APP_ID,
+        groups=settings.group_config,
         logger=logger,
         metrics=metrics,
         clock=clock,

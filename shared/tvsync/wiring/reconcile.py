@@ -10,16 +10,19 @@ import boto3
 from botocore.config import Config
 
 from tvsync.adapters.event_queue import EventQueue
-from tvsync.adapters.okta_client import OktaClient
+from tvsync.adapters.group_state import GroupStateStore
+from tvsync.adapters.reconcile_checkpoint import CheckpointStore
 from tvsync.adapters.retry import RetryPolicy
 from tvsync.adapters.secrets import CachedSecret
 from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.adapters.teamviewer_client import TeamViewerClient
 from tvsync.core.desired_state import SyncConfig
 from tvsync.services.clock import Deadline, utc_now
+from tvsync.services.group_reconcile import GroupReconciler
 from tvsync.services.reconcile import Reconciler
+from tvsync.services.reconcile_checkpoint import Checkpointer
 from tvsync.settings import ReconcileSettings
-from tvsync.wiring.common import count_retries
+from tvsync.wiring.common import count_retries, okta_client
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
@@ -67,12 +70,22 @@ def build_reconciler(
     )
     sqs = session.client("sqs", config=RECONCILE_AWS_CONFIG, endpoint_url=endpoint_url)
     dynamodb = session.client("dynamodb", config=RECONCILE_AWS_CONFIG, endpoint_url=endpoint_url)
+    okta = okta_client(settings.OKTA_ORG_URL, okta_token, groups=settings.group_config.enabled, retry=retry)
+    teamviewer = TeamViewerClient(settings.TEAMVIEWER_API_URL, tv_token.provider(), retry=retry)
+    state = SyncStateStore(dynamodb, settings.SYNC_STATE_TABLE_NAME)
+    groups = GroupReconciler(
+        okta=okta,
+        teamviewer=teamviewer,
+        links=GroupStateStore(dynamodb, settings.GROUP_STATE_TABLE_NAME),
+        users=state,
+        config=settings.group_config,
+    )
     return Reconciler(
-        okta=OktaClient(settings.OKTA_ORG_URL, okta_token.provider(), retry=retry),
-        teamviewer=TeamViewerClient(settings.TEAMVIEWER_API_URL, tv_token.provider(), retry=retry),
+        okta=okta,
+        teamviewer=teamviewer,
         # A full queue call is retried a few times before a request counts as not queued.
         queue=EventQueue(sqs, settings.EVENT_QUEUE_URL, attempts=5, backoff=0.5),
-        state=SyncStateStore(dynamodb, settings.SYNC_STATE_TABLE_NAME),
+        state=state,
         config=SyncConfig(app_id=settings.OKTA_APP_ID),
         logger=logger,
         metrics=metrics,
@@ -80,4 +93,7 @@ def build_reconciler(
         clock=utc_now,
         deactivate_orphans=settings.DEACTIVATE_ORPHANS,
         max_orphan_deactivations=settings.MAX_ORPHAN_DEACTIVATIONS,
+        groups=groups,
+        # Where a run that ran out of time stopped walking Okta: one item of SyncStateTable.
+        checkpoints=Checkpointer(CheckpointStore(dynamodb, settings.SYNC_STATE_TABLE_NAME), logger=logger),
     )

@@ -793,10 +793,26 @@ def test_a_failure_worth_retrying_is_recorded_counted_and_handed_back(
     assert (state.last_outcome, state.last_reason) == ("retrying", said)
     assert w.metric(metric) == 1
     assert w.synced() == [], "not finished: no outcome line"
-    [warning] = w.logs.lines("Sync failed; SQS will redeliver")
-    assert (warning["level"], warning["event_uuid"]) == ("WARNING", "evt-00001")
-    credentials = w.logs.lines("Credentials refused or unreadable: check the token secrets")
-    assert len(credentials) == (1 if metric == "AuthErrors" else 0)
+    # One line per retried event: a credential problem at ERROR (an admin must act), naming
+    # the cause; anything an upstream may get over by itself at WARNING.
+    credential = metric == "AuthErrors"
+    message = (
+        "Credentials refused or unreadable: check the token secrets"
+        if credential
+        else ("Sync failed; SQS will redeliver")
+    )
+    [line] = w.logs.lines(message)
+    assert (line["level"], line["event_uuid"], line["error"]) == (
+        "ERROR" if credential else "WARNING",
+        "evt-00001",
+        said,
+    )
+    other = (
+        "Sync failed; SQS will redeliver"
+        if credential
+        else ("Credentials refused or unreadable: check the token secrets")
+    )
+    assert w.logs.lines(other) == []
 
 
 def test_an_unexpected_failure_is_logged_with_its_traceback_and_recorded_masked() -> None:

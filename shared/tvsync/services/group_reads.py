@@ -1,0 +1,76 @@
+"""What the worker and the reconciler read about one group before asking the core: the same reads.
+
+Both hold a group to one rule set (``tvsync.core.groups``), so both gather the facts the rules
+need the same way: the TeamViewer group the link points at — or, when nothing is linked, the
+company's group with the wanted name and whether another Okta group already links it — with
+its role, and the members the group should hold.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tvsync.core.groups import GroupFacts, GroupPresence, wanted_member
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tvsync.core.groups import DesiredGroup
+    from tvsync.models.groups import GroupLink, TeamViewerGroup
+    from tvsync.services.ports import OktaGroups, SyncStateRepository, TeamViewerGroups
+
+__all__ = ["read_group_facts", "read_wanted_members", "who_links"]
+
+
+def read_group_facts(
+    teamviewer: TeamViewerGroups,
+    desired: DesiredGroup,
+    link: GroupLink | None,
+    *,
+    linked: Callable[[int], TeamViewerGroup | None],
+    links: Callable[[], dict[str, GroupLink]],
+) -> GroupFacts:
+    """Only what the plan depends on: the linked group, or the one to adopt, and its role.
+
+    ``linked`` reads a TeamViewer group by id (the worker asks TeamViewer; the reconciler
+    looks in the list it read once); ``links`` gives every stored link, asked for only when a
+    group of the wanted name might be adopted.
+    """
+    group = (
+        linked(link.teamviewer_group_id)
+        if link is not None and link.teamviewer_group_id is not None
+        else None
+    )
+    same_name = None
+    taken_by = None
+    if group is None and desired.presence is GroupPresence.PUSHED:
+        assert desired.name is not None
+        same_name = teamviewer.find_group_by_name(desired.name)
+        if same_name is not None:
+            taken_by = who_links(links(), same_name.id, besides=desired.okta_group_id)
+    target = group or same_name
+    role = teamviewer.group_role(target.id) if target is not None else None
+    return GroupFacts(link=link, linked=group, same_name=same_name, current_role=role, name_taken_by=taken_by)
+
+
+def who_links(links: dict[str, GroupLink], teamviewer_group_id: int, *, besides: str) -> str | None:
+    """The Okta group, other than ``besides``, whose link points at this TeamViewer group."""
+    return next(
+        (
+            okta_group_id
+            for okta_group_id, link in links.items()
+            if link.teamviewer_group_id == teamviewer_group_id and okta_group_id != besides
+        ),
+        None,
+    )
+
+
+def read_wanted_members(okta: OktaGroups, users: SyncStateRepository, okta_group_id: str) -> set[int]:
+    """The TeamViewer member ids a pushed group should hold: its Okta members the worker keeps active.
+
+    One walk of the group's members and one batched read of their records
+    (``tvsync.core.groups.wanted_member`` says who counts).
+    """
+    members = list(okta.iter_group_users(okta_group_id))
+    states = users.get_many([user.id for user in members])
+    return {number for user in members if (number := wanted_member(user, states.get(user.id))) is not None}
