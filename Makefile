@@ -44,6 +44,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy $$f || exit 1; done
 	$(BIN)/mypy bench
+	$(BIN)/mypy tests
 	$(BIN)/mypy shared/verify_layer.py
 	$(BIN)/cfn-lint template.yaml
 

@@ -612,7 +612,9 @@ def test_retry_recovers_from_dropped_connection(stack: Stack) -> None:
 # ---------------------------------------------------------------------- classification table
 
 
-def response(status: int, body: object = None, *, raw: bytes | None = None, **headers: str) -> httpx.Response:
+def response(
+    status: int, body: object = None, *, raw: bytes | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
     request = httpx.Request("GET", "http://tv.test/scim/v2/Users")
     if raw is not None:
         return httpx.Response(status, content=raw, headers=headers, request=request)
@@ -626,8 +628,8 @@ def response(status: int, body: object = None, *, raw: bytes | None = None, **he
     [
         (response(401, {"error": "invalid_token", "error_code": 401}), AuthError, None),
         (response(401, raw=b"<html>nope</html>"), AuthError, None),
-        (response(429, {"error": "rate_limit_reached"}, **{"Retry-After": "7"}), ThrottledError, 7.0),
-        (response(429, **{"Retry-After": "soon"}), ThrottledError, None),
+        (response(429, {"error": "rate_limit_reached"}, headers={"Retry-After": "7"}), ThrottledError, 7.0),
+        (response(429, headers={"Retry-After": "soon"}), ThrottledError, None),
         (response(429), ThrottledError, None),
         (response(403, {"error": "rate_limit_reached", "error_code": 403}), ThrottledError, None),
         (response(403, {"error": "invalid_permission"}), AuthError, None),
@@ -645,7 +647,7 @@ def response(status: int, body: object = None, *, raw: bytes | None = None, **he
         (response(500, {"error": "internal_error"}), TransientError, None),
         (response(502, raw=b"<html>Bad Gateway</html>"), TransientError, None),
         (response(503, "down"), TransientError, None),
-        (response(302, raw=b"", Location="http://elsewhere"), TransientError, None),
+        (response(302, raw=b"", headers={"Location": "http://elsewhere"}), TransientError, None),
         (response(200, {"unexpected": True}), TransientError, None),
     ],
 )

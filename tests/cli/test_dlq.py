@@ -266,13 +266,13 @@ def test_a_repeat_that_dedup_cannot_catch_is_absorbed_by_the_workers_idempotency
             server.close()
 
 
-def test_move_task_is_used_when_the_endpoint_has_it(stack: Aws) -> None:
+def test_move_task_is_used_when_the_endpoint_has_it(stack: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     for n in range(3):
         dead_letter(stack, "00uAlice", f"evt-{n}")
     sqs = stack.session.client("sqs")
     fake = _MoveTasks(stack, sqs)
-    sqs.start_message_move_task = fake.start  # type: ignore[method-assign]
-    sqs.list_message_move_tasks = fake.list  # type: ignore[method-assign]
+    monkeypatch.setattr(sqs, "start_message_move_task", fake.start)
+    monkeypatch.setattr(sqs, "list_message_move_tasks", fake.list)
     seen: list[tuple[int, int | None]] = []
 
     result = DeadLetterQueue.of_queue(sqs, stack.queue_url).redrive(

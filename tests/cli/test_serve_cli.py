@@ -19,6 +19,7 @@ from tvsync.cli import serve
 from tvsync.cli.context import StackContext, write_local_state
 from tvsync.cli.main import main
 from tvsync.local import demo_cast
+from tvsync.local.stack import StackSettings
 
 
 class ServeDidNotRefuse(Exception):
@@ -120,7 +121,7 @@ def test_on_exit_serve_removes_the_state_file_only_while_it_is_its_own(
 def test_demo_cast_scopes_the_stack_to_the_demos_okta_app(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OKTA_APP_ID", "OKTA_ORG_URL", "TEAMVIEWER_API_URL"):
         monkeypatch.delenv(name, raising=False)
-    settings = serve._demo_cast_settings(serve.StackSettings.from_environ())
+    settings = serve._demo_cast_settings(StackSettings.from_environ())
     assert settings.okta_app_id == demo_cast.TEAMVIEWER_APP_ID
 
 

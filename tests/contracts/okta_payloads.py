@@ -140,6 +140,7 @@ def response_violations(request: EmulatorRequest, response: EmulatorResponse) ->
 def _oauth_violations(response: EmulatorResponse) -> list[str]:
     """The org authorization server answers in OAuth 2.0's shapes (RFC 6749 §5.1, §5.2)."""
     body = response.body if isinstance(response.body, dict) else {}
+    wanted: tuple[str, ...]
     if response.status >= 400:
         wanted = ("error", "error_description")
     else:

@@ -47,7 +47,7 @@ from tvsync.adapters.teamviewer_client import (
     SSO_USER_SCHEMA,
     TeamViewerClient,
 )
-from tvsync.core.desired_state import DesiredAccount, Presence
+from tvsync.core.desired_state import DesiredAccount, DesiredReason, Presence
 from tvsync.core.plan import Operation, plan_changes, to_update
 from tvsync.emulators.teamviewer import TeamViewerEmulator
 from tvsync.models.teamviewer import TeamViewerAccount
@@ -279,7 +279,7 @@ def test_a_user_without_active_is_read_as_unknown_and_still_revoked(
     )
 
     revoked = DesiredAccount(
-        Presence.INACTIVE, email="unknown@example.com", name=None, reason="okta-status:SUSPENDED"
+        Presence.INACTIVE, email="unknown@example.com", name=None, reason=DesiredReason.SUSPENDED
     )
     plan = plan_changes(revoked, current, token_owner_id=None)
     assert plan.operations == (Operation.DEACTIVATE,)

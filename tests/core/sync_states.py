@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tvsync.core.desired_state import DesiredAccount, Presence
+from tvsync.core.desired_state import DesiredAccount, DesiredReason, Presence
 from tvsync.models.sync_state import SyncState
 from tvsync.models.teamviewer import TeamViewerAccount
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 EMAIL = "jane.doe@example.test"
 ACCOUNT = TeamViewerAccount(id="u1", email=EMAIL, name="Jane Doe", active=True)
-ACTIVE = DesiredAccount(Presence.ACTIVE, email=EMAIL, name="Jane Doe", reason="okta-status:ACTIVE")
+ACTIVE = DesiredAccount(Presence.ACTIVE, email=EMAIL, name="Jane Doe", reason=DesiredReason.ACTIVE)
 
 
 def sync_state(**fields: Any) -> SyncState:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.core.sync_states import ACCOUNT, ACTIVE, EMAIL, MAPPED, T0, UNMAPPED, sync_state
-from tvsync.core.desired_state import DesiredAccount, Presence
+from tvsync.core.desired_state import DesiredAccount, DesiredReason, Presence
 from tvsync.core.lookup import (
     AccountSource,
     LookUp,
@@ -25,8 +25,8 @@ from tvsync.models.sync_state import SyncState
 from tvsync.models.teamviewer import TeamViewerAccount
 
 OLD_EMAIL = "jane.smith@example.test"
-REVOKED = DesiredAccount(Presence.INACTIVE, email=EMAIL, name=None, reason="okta-status:SUSPENDED")
-DELETED = DesiredAccount(Presence.INACTIVE, email=None, name=None, reason="okta-user-deleted")
+REVOKED = DesiredAccount(Presence.INACTIVE, email=EMAIL, name=None, reason=DesiredReason.SUSPENDED)
+DELETED = DesiredAccount(Presence.INACTIVE, email=None, name=None, reason=DesiredReason.DELETED)
 # The last run looked for this email, scanned the company and found nothing.
 SCANNED = sync_state(email=EMAIL.upper(), last_reason=PlanReason.NO_ACCOUNT)
 SCANNED_OTHER_EMAIL = sync_state(email=OLD_EMAIL, last_reason=PlanReason.NO_ACCOUNT)

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from tvsync.core.desired_state import Presence
+from tvsync.core.desired_state import DesiredReason, Presence
 from tvsync.core.orphan import OrphanFacts, judge_orphan, orphan_target
 from tvsync.core.plan import Need, Operation, Plan, PlanReason
 from tvsync.models.teamviewer import TeamViewerAccount
@@ -99,5 +99,5 @@ def test_a_token_owner_already_known_is_not_asked_for() -> None:
 def test_orphan_target_is_inactive_and_known_by_the_accounts_email(current: TeamViewerAccount | None) -> None:
     target = orphan_target(current)
 
-    assert (target.presence, target.name, target.reason) == (Presence.INACTIVE, None, PlanReason.ORPHAN)
+    assert (target.presence, target.name, target.reason) == (Presence.INACTIVE, None, DesiredReason.ORPHAN)
     assert target.email == (current.email if current is not None else None)

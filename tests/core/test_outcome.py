@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tvsync.core.outcome import Outcome, is_adoption, recorded, records_change
+from tvsync.core.outcome import Detail, Outcome, RecordedReason, is_adoption, recorded, records_change
 from tvsync.core.plan import Operation, PlanReason
 
 CREATE, ACTIVATE, DEACTIVATE, RENAME = (
@@ -13,7 +13,7 @@ CREATE, ACTIVATE, DEACTIVATE, RENAME = (
     Operation.DEACTIVATE,
     Operation.RENAME,
 )
-CONFLICT_REASON = "email in use by a TeamViewer account outside the company"
+CONFLICT_REASON = Detail("email in use by a TeamViewer account outside the company")
 
 
 @pytest.mark.parametrize(
@@ -125,10 +125,10 @@ def test_adoption_table(
         ),
         pytest.param(
             Outcome.INVALID,
-            "TeamViewer answered 400",
+            Detail("TeamViewer answered 400"),
             True,
             False,
-            (Outcome.INVALID, "TeamViewer answered 400"),
+            (Outcome.INVALID, Detail("TeamViewer answered 400")),
             id="adopted-but-refused",
         ),
         pytest.param(
@@ -143,10 +143,10 @@ def test_adoption_table(
 )
 def test_recorded_outcome_table(
     outcome: Outcome,
-    reason: str,
+    reason: RecordedReason,
     adopted: bool,
     dry_run: bool,
-    expected: tuple[Outcome, str],
+    expected: tuple[Outcome, RecordedReason],
 ) -> None:
     assert recorded(outcome, reason, adopted=adopted, dry_run=dry_run) == expected
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tvsync.core.desired_state import DesiredAccount, Presence, SyncConfig, desired_account
+from tvsync.core.desired_state import DesiredAccount, DesiredReason, Presence, SyncConfig, desired_account
 from tvsync.core.plan import (
     Need,
     Operation,
@@ -85,10 +85,10 @@ def expected_for_inactive(tv_state: str) -> tuple[Operation, ...]:
 
 # --- plan table -------------------------------------------------------------------------------
 
-ACTIVE_TARGET = DesiredAccount(Presence.ACTIVE, email=EMAIL, name=NAME, reason="okta-status:ACTIVE")
-INACTIVE_TARGET = DesiredAccount(Presence.INACTIVE, email=EMAIL, name=None, reason="okta-status:SUSPENDED")
-DELETED_TARGET = DesiredAccount(Presence.INACTIVE, email=None, name=None, reason="okta-user-deleted")
-UNMANAGED_TARGET = DesiredAccount(Presence.UNMANAGED, email=EMAIL, name=None, reason="staged")
+ACTIVE_TARGET = DesiredAccount(Presence.ACTIVE, email=EMAIL, name=NAME, reason=DesiredReason.ACTIVE)
+INACTIVE_TARGET = DesiredAccount(Presence.INACTIVE, email=EMAIL, name=None, reason=DesiredReason.SUSPENDED)
+DELETED_TARGET = DesiredAccount(Presence.INACTIVE, email=None, name=None, reason=DesiredReason.DELETED)
+UNMANAGED_TARGET = DesiredAccount(Presence.UNMANAGED, email=EMAIL, name=None, reason=DesiredReason.STAGED)
 
 
 def _plan_cases() -> list[Any]:
@@ -450,7 +450,8 @@ def test_unmanaged_reason_is_a_plan_reason(user: dict[str, Any], reason: PlanRea
 
 
 def test_an_unmanaged_target_of_unknown_reason_is_recorded_as_unmanaged() -> None:
-    desired = DesiredAccount(Presence.UNMANAGED, email=None, name=None, reason="something-new")
+    # ORPHAN: a reason with no unmanaged meaning of its own (never an Okta user's).
+    desired = DesiredAccount(Presence.UNMANAGED, email=None, name=None, reason=DesiredReason.ORPHAN)
 
     assert unmanaged_reason(desired) is PlanReason.UNMANAGED
 

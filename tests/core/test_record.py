@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.core.sync_states import ACCOUNT, ACTIVE, EMAIL, MAPPED, T0, UNMAPPED, sync_state
-from tvsync.core.desired_state import DesiredAccount, Presence
+from tvsync.core.desired_state import DesiredAccount, DesiredReason, Presence
 from tvsync.core.outcome import Detail, Outcome, RecordedReason
 from tvsync.core.plan import Operation, Plan, PlanReason
 from tvsync.core.record import (
@@ -188,7 +188,9 @@ def test_a_finished_sync_clears_the_pending_create_and_keeps_what_it_did_not_tou
         update={"pending_create_email": EMAIL, "pending_create_at": T0, "last_applied_at": T0}
     )
     start = SyncStart(
-        request(), pending, DesiredAccount(Presence.INACTIVE, email=None, name=None, reason="x")
+        request(),
+        pending,
+        DesiredAccount(Presence.INACTIVE, email=None, name=None, reason=DesiredReason.DELETED),
     )
 
     done = record_sync(start, SyncEnd(Outcome.NO_CHANGE, PlanReason.IN_SYNC), dry_run=False, now=NOW)

@@ -10,7 +10,7 @@ import base64
 import json
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import botocore.session
@@ -32,6 +32,9 @@ from tests.support.clocks import LaneClock
 from tvsync.local.api_gateway import MAX_LAMBDA_PAYLOAD
 from tvsync.services.ingest import MAX_BODY_BYTES, QUEUE_BUDGET_SECONDS
 from tvsync.wiring.ingest import INGEST_AWS_CONFIG, INGEST_SEND_CONCURRENCY, build_ingest_api
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 AUTH = {"Authorization": HOOK_SECRET}
 
@@ -238,10 +241,10 @@ def test_a_big_delivery_is_queued_in_lanes_each_users_events_in_order(
     users = [f"00u{n:017d}" for n in range(37)]
     events = [okta_event(n, user=users[n % len(users)]) for n in range(200)]
     request = apigw_event("POST", headers=AUTH, body=delivery_body(*events))
-    response = api.resolve(request, FakeLambdaContext())
+    response = api.resolve(request, cast("LambdaContext", FakeLambdaContext()))
     assert response["statusCode"] == 200
-    [record] = [r for r in caplog.records if r.getMessage() == "Delivery queued"]
-    assert (record.events_queued, record.sqs_lanes) == (200, INGEST_SEND_CONCURRENCY)
+    [record] = [vars(r) for r in caplog.records if r.getMessage() == "Delivery queued"]
+    assert (record["events_queued"], record["sqs_lanes"]) == (200, INGEST_SEND_CONCURRENCY)
     received: dict[str, list[str]] = {}
     for message in aws.drain():
         received.setdefault(message["Attributes"]["MessageGroupId"], []).append(
@@ -423,7 +426,9 @@ def test_a_hanging_sqs_is_a_503_before_the_function_times_out(
     # SQS hangs: each call waits out the client's timeouts — at worst a connection made just
     # before its timeout, then a read that never returns. The wall time this takes with a
     # real hanging endpoint is measured by the ingest benchmark.
-    per_call = float(INGEST_AWS_CONFIG.connect_timeout) + float(INGEST_AWS_CONFIG.read_timeout)
+    # botocore sets Config's options with setattr: its stubs know only the constructor's.
+    options = vars(INGEST_AWS_CONFIG)
+    per_call = float(options["connect_timeout"]) + float(options["read_timeout"])
 
     def hangs(**_: Any) -> None:
         starts.append(clock.last_reading)
@@ -436,7 +441,7 @@ def test_a_hanging_sqs_is_a_503_before_the_function_times_out(
     api = build_ingest_api(logger=Logger(), metrics=Metrics(), environ=aws.env("IngestFunction"), clock=clock)
     events = [okta_event(n, user=f"00u{n:017d}") for n in range(25)]
     request = apigw_event("POST", headers=AUTH, body=delivery_body(*events))
-    response = api.resolve(request, FakeLambdaContext())
+    response = api.resolve(request, cast("LambdaContext", FakeLambdaContext()))
     assert response["statusCode"] == 503
     # The request arrived at 0: each lane tried at 0 and 1.5 s, and not at 3 s — past the
     # deadline...
@@ -447,11 +452,11 @@ def test_a_hanging_sqs_is_a_503_before_the_function_times_out(
     # events Okta will redeliver.
     assert answered_by["at"] <= QUEUE_BUDGET_SECONDS + per_call
     assert answered_by["at"] < template["Resources"]["IngestFunction"]["Properties"]["Timeout"]
-    [record] = [r for r in caplog.records if r.getMessage().startswith("Events could not be queued")]
-    assert record.failed_event_uuids == [e["uuid"] for e in events]
-    assert record.sqs_lanes == 3
-    assert set(record.sqs_errors) == {"ReadTimeoutError"}
-    assert record.sqs_calls == len(starts) == len(record.sqs_errors)
+    [record] = [vars(r) for r in caplog.records if r.getMessage().startswith("Events could not be queued")]
+    assert record["failed_event_uuids"] == [e["uuid"] for e in events]
+    assert record["sqs_lanes"] == 3
+    assert set(record["sqs_errors"]) == {"ReadTimeoutError"}
+    assert record["sqs_calls"] == len(starts) == len(record["sqs_errors"])
 
 
 def test_a_secret_stored_with_a_trailing_newline_matches(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -248,7 +248,7 @@ def test_last_applied_at_dates_the_last_change_and_survives_syncs_that_change_no
             ["rename"],
         )
         assert renamed.last_applied_at == renamed.updated_at
-        assert renamed.last_applied_at > created.updated_at  # type: ignore[operator]
+        assert renamed.last_applied_at > created.updated_at
     finally:
         for server in servers:
             server.close()

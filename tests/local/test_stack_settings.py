@@ -39,7 +39,7 @@ def test_each_variable_sets_its_field_and_a_blank_one_sets_nothing() -> None:
     environ["OKTA_APP_ID"] = "   "
     environ["EVENT_QUEUE_URL"] = "http://127.0.0.1/q"  # a function's variable serve has no use for
     settings = StackSettings.from_environ(environ)
-    expected = {field: f"value-of-{field}" for field in STACK_ENVIRONMENT}
+    expected: dict[str, object] = {field: f"value-of-{field}" for field in STACK_ENVIRONMENT}
     expected |= {"dry_run": True, "okta_app_id": None, "delete_unpushed_groups": True}
     assert {field: getattr(settings, field) for field in STACK_ENVIRONMENT} == expected
     assert (settings.host, settings.port) == ("127.0.0.1", 3000)

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -236,8 +237,16 @@ def _client_pair(s: Setup, retry: RetryPolicy | None = None) -> tuple[OktaClient
     )
 
 
+class _PageSizes(TypedDict, total=False):
+    """The page sizes a test sets; ``Reconciler``'s own defaults stand for the rest."""
+
+    okta_page_size: int
+    app_page_size: int
+    teamviewer_page_size: int
+
+
 def _reconciler(
-    s: Setup, *, app_id: str | None, retry: RetryPolicy | None = None, **pages: int
+    s: Setup, *, app_id: str | None, retry: RetryPolicy | None = None, **pages: Unpack[_PageSizes]
 ) -> Reconciler:
     okta, tv = _client_pair(s, retry)
     aws = s.p.aws
