@@ -832,3 +832,10 @@ def test_member_calls_are_full_batches_of_at_most_100(wanted: set[int], current:
         assert all(1 <= len(batch) <= MAX_MEMBERS_PER_CALL for batch in batches)
         # As few calls as the limit allows: every batch but the last is full.
         assert all(len(batch) == MAX_MEMBERS_PER_CALL for batch in batches[:-1])
+
+
+def test_the_protected_member_is_never_removed_and_still_added_when_wanted() -> None:
+    assert plan_members([1], [1, 2, 3], protected=3) == MemberPlan(add=(), remove=((2,),))
+    assert plan_members([3], [], protected=3) == MemberPlan(add=((3,),), remove=())
+    assert plan_members([], [3], protected=3).is_noop
+    assert plan_members([], [3], protected=None) == MemberPlan(add=(), remove=((3,),))

@@ -375,17 +375,21 @@ class MemberPlan:
         return sum(len(batch) for batch in self.remove)
 
 
-def plan_members(wanted: Iterable[int], current: Iterable[int]) -> MemberPlan:
+def plan_members(
+    wanted: Iterable[int], current: Iterable[int], *, protected: int | None = None
+) -> MemberPlan:
     """The adds and removes that take ``current`` to exactly ``wanted``, sorted, 100 ids a call.
 
     Removals are planned too (and executed first by the worker): a member added by hand
-    leaves, since membership is Okta's.
+    leaves, since membership is Okta's. The one exception is ``protected``, the account that
+    owns the script token: as it is never deactivated (``tvsync.core.plan``), it never leaves
+    a group either — the role a group grants may be what lets the token do its work.
     """
     wanted_ids = frozenset(wanted)
     current_ids = frozenset(current)
     return MemberPlan(
         add=_batches(sorted(wanted_ids - current_ids)),
-        remove=_batches(sorted(current_ids - wanted_ids)),
+        remove=_batches(sorted(current_ids - wanted_ids - {protected})),
     )
 
 

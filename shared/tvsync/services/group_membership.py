@@ -23,6 +23,7 @@ from tvsync.core.desired_state import Presence
 from tvsync.core.groups import GroupOperation, member_belongs
 from tvsync.models.groups import account_number
 from tvsync.services.failures import describe
+from tvsync.services.group_reads import TokenOwnerNumber
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,6 +58,7 @@ class MembershipSync:
         self._tv = teamviewer
         self._links = links
         self._config = config
+        self._owner = TokenOwnerNumber(teamviewer)
         self._dry_run = dry_run
         self._outcomes = outcomes
 
@@ -119,6 +121,8 @@ class MembershipSync:
     def _set_membership(
         self, request: SyncRequest, okta_group_id: str, group_id: int, number: int, *, add: bool
     ) -> None:
+        if not add and number == self._owner():
+            return  # the script token's owner never leaves a group (``plan_members``)
         change = self._tv.add_group_members if add else self._tv.remove_group_members
         try:
             change(group_id, (number,))

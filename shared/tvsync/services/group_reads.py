@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tvsync.core.groups import GroupFacts, GroupPresence, wanted_member
+from tvsync.core.groups import GroupFacts, GroupPresence, plan_members, wanted_member
+from tvsync.models.groups import account_number
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tvsync.core.groups import DesiredGroup
+    from tvsync.core.groups import DesiredGroup, MemberPlan
     from tvsync.models.groups import GroupLink, TeamViewerGroup
     from tvsync.services.ports import OktaGroups, SyncStateRepository, TeamViewerGroups
 
-__all__ = ["read_group_facts", "read_wanted_members", "who_links"]
+__all__ = ["TokenOwnerNumber", "plan_group_members", "read_group_facts", "read_wanted_members", "who_links"]
 
 
 def read_group_facts(
@@ -74,3 +75,29 @@ def read_wanted_members(okta: OktaGroups, users: SyncStateRepository, okta_group
     members = list(okta.iter_group_users(okta_group_id))
     states = users.get_many([user.id for user in members])
     return {number for user in members if (number := wanted_member(user, states.get(user.id))) is not None}
+
+
+class TokenOwnerNumber:
+    """The member id of the account that owns the script token, read once, when first needed.
+
+    Only a removal needs it (the owner never leaves a group, ``plan_members``), so syncs
+    that remove nobody never pay the call.
+    """
+
+    def __init__(self, teamviewer: TeamViewerGroups) -> None:
+        self._tv = teamviewer
+        self._number: int | None = None
+
+    def __call__(self) -> int:
+        if self._number is None:
+            self._number = account_number(self._tv.token_owner().id)
+        return self._number
+
+
+def plan_group_members(
+    teamviewer: TeamViewerGroups, group_id: int, wanted: set[int], owner: TokenOwnerNumber
+) -> MemberPlan:
+    """The member plan against the group's members now, the token owner never removed."""
+    current = list(teamviewer.iter_group_members(group_id))
+    planned = plan_members(wanted, current)
+    return plan_members(wanted, current, protected=owner()) if planned.remove else planned

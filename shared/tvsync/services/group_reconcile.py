@@ -12,8 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tvsync.core.group_drift import group_drift
-from tvsync.core.groups import desired_group, plan_group, plan_members
-from tvsync.services.group_reads import read_group_facts, read_wanted_members
+from tvsync.core.groups import desired_group, plan_group
+from tvsync.services.group_reads import (
+    TokenOwnerNumber,
+    plan_group_members,
+    read_group_facts,
+    read_wanted_members,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,6 +48,7 @@ class GroupReconciler:
         self._links = links
         self._users = users
         self._config = config
+        self._owner = TokenOwnerNumber(teamviewer)
         #: How many groups the last ``compare`` looked at.
         self.checked = 0
 
@@ -73,5 +79,5 @@ class GroupReconciler:
             wanted = (
                 set() if desired.name is None else read_wanted_members(self._okta, self._users, okta_group_id)
             )
-            members = plan_members(wanted, self._tv.iter_group_members(linked.id))
+            members = plan_group_members(self._tv, linked.id, wanted, self._owner)
         return group_drift(desired, plan, members)

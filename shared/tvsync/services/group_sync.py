@@ -29,12 +29,17 @@ from tvsync.core.groups import (
     GroupReason,
     desired_group,
     plan_group,
-    plan_members,
 )
 from tvsync.core.outcome import Outcome
 from tvsync.services.failures import describe
 from tvsync.services.group_outcomes import GroupRun
-from tvsync.services.group_reads import read_group_facts, read_wanted_members, who_links
+from tvsync.services.group_reads import (
+    TokenOwnerNumber,
+    plan_group_members,
+    read_group_facts,
+    read_wanted_members,
+    who_links,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -74,6 +79,7 @@ class GroupSynchronizer:
         self._config = config
         self._dry_run = dry_run
         self._outcomes = outcomes
+        self._owner = TokenOwnerNumber(teamviewer)
 
     def converge(self, request: SyncRequest) -> GroupSyncResult:
         """Converge the group a group request names: link, name, role and every member."""
@@ -187,7 +193,7 @@ class GroupSynchronizer:
         wanted: set[int] = set()
         if desired.presence is GroupPresence.PUSHED:
             wanted = read_wanted_members(self._okta, self._users, okta_group_id)
-        members_plan = plan_members(wanted, self._tv.iter_group_members(group_id))
+        members_plan = plan_group_members(self._tv, group_id, wanted, self._owner)
         # Removals first: access that Okta no longer grants goes before anything is added.
         for batch in members_plan.remove:
             run.removed += self._change_members(self._tv.remove_group_members, group_id, batch, run)

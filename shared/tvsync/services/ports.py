@@ -231,6 +231,10 @@ class TeamViewerGroups(Protocol):
         """Leave the group without a role."""
         ...
 
+    def token_owner(self) -> TokenOwnerAccount:
+        """The account that owns the script token: it never leaves a group."""
+        ...
+
     def iter_roles(self) -> Iterator[TeamViewerUserRole]:
         """Every user role of the company."""
         ...

@@ -267,6 +267,24 @@ def test_a_user_who_lost_access_leaves_every_linked_pushed_group(change: str) ->
     assert sorted(op for op, _, _ in member_calls(w)) == ["remove_group_members"] * 2, "one call per group"
 
 
+def test_the_token_owner_suspended_in_okta_keeps_its_account_and_its_groups() -> None:
+    """Never deactivated (the token would stop working), and for the same reason never removed."""
+    w = World()
+    admin = w.add_assigned(w.tv.OWNER_EMAIL, "Company", "Admin")
+    w.sync(admin)
+    assert w.record(admin).teamviewer_id == w.tv.owner_id
+    group = w.push_group("Support", members=(admin,))
+    w.sync_group(group)
+    assert w.tv.members_of(w.tv_group(group)) == [w.number(admin)]
+    w.okta.set_status(admin, "SUSPENDED")
+    w.reset_calls()
+
+    w.sync_user(admin, "user.lifecycle.suspend")
+
+    assert member_calls(w) == []
+    assert w.tv.members_of(w.tv_group(group)) == [w.number(admin)]
+
+
 def test_a_member_suspended_leaves_on_a_membership_event_too() -> None:
     w = World()
     group, (alice,) = linked(w)

@@ -15,7 +15,7 @@ import pytest
 from tests.support.world import APP_ID, World
 from tvsync.adapters.errors import ConflictError, InvalidError, ThrottledError, TransientError
 from tvsync.core.groups import GroupConfig
-from tvsync.models.groups import TeamViewerGroup
+from tvsync.models.groups import TeamViewerGroup, account_number
 from tvsync.services.sqs_batch import RetryLaterError
 
 MEMBER_WRITES = ("add_group_members", "remove_group_members")
@@ -366,6 +366,30 @@ def test_an_unknown_role_id_is_recorded_invalid_and_the_members_still_converge()
 
 
 # ---------------------------------------------------------------------------- members
+
+
+def test_the_token_owner_added_by_hand_stays_while_other_strangers_leave() -> None:
+    """The script token's owner is never deactivated, and for the same reason never removed."""
+    w = World()
+    group, users = linked(w, members=2)
+    tv_group = w.tv_group(group)
+    [stranger] = w.mapped_users(1, prefix="stranger")
+    owner = account_number(w.tv.owner_id)
+    w.tv.set_group_members(tv_group, [*w.numbers(users), w.number(stranger), owner])
+    w.reset_calls()
+
+    w.sync_group(group)
+
+    assert w.tv.members_of(tv_group) == sorted([*w.numbers(users), owner])
+    assert member_calls(w) == [("remove_group_members", (w.number(stranger),))]
+
+
+def test_a_group_in_step_but_for_the_token_owner_never_asks_who_owns_the_token() -> None:
+    w = World()
+    group, _ = linked(w, members=2)
+    w.reset_calls()
+    w.sync_group(group)
+    assert w.tv.operations("token_owner") == [], "only a removal needs the owner"
 
 
 def test_members_added_by_hand_are_removed_before_any_is_added() -> None:
