@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from tests.support.fakes import SettableMonotonic
 from tvsync.adapters.errors import AuthError
 from tvsync.adapters.okta_auth import AuthMode, OktaAuthorizer, okta_scopes
 from tvsync.adapters.okta_client import OktaClient
@@ -20,16 +21,10 @@ from tvsync.emulators.okta import OktaEmulator
 from tvsync.emulators.okta_oauth import TOKEN_PATH, ServiceAppKeyPair
 
 CLIENT = "0oaTvSyncReader0h7"
+#: Where the tests' clocks start: an epoch second in 2027, as Okta's tokens count time.
+EPOCH = 1_800_000_000.0
 APP = "0oaTeamViewerApp0h7"
 SSWS = "ssws-0123456789"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +38,12 @@ def next_key() -> ServiceAppKeyPair:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> SettableMonotonic:
+    return SettableMonotonic(EPOCH)
 
 
 @pytest.fixture
-def emu(clock: Clock, key: ServiceAppKeyPair) -> OktaEmulator:
+def emu(clock: SettableMonotonic, key: ServiceAppKeyPair) -> OktaEmulator:
     okta = OktaEmulator(SSWS, clock=clock)
     for n in range(5):
         user = okta.add_user(f"person{n}@example.com", "Person", str(n))
@@ -74,7 +69,7 @@ class Secret:
 
 
 @pytest.fixture
-def make_client(server: RunningServer, clock: Clock) -> Iterator[Callable[..., OktaClient]]:
+def make_client(server: RunningServer, clock: SettableMonotonic) -> Iterator[Callable[..., OktaClient]]:
     made: list[OktaClient] = []
 
     def make(secret: Secret, *, groups: bool = False) -> OktaClient:
@@ -114,7 +109,10 @@ def test_a_batch_asks_for_one_token(
 
 
 def test_a_token_expiring_mid_batch_is_renewed_before_it_is_refused(
-    emu: OktaEmulator, make_client: Callable[..., OktaClient], key: ServiceAppKeyPair, clock: Clock
+    emu: OktaEmulator,
+    make_client: Callable[..., OktaClient],
+    key: ServiceAppKeyPair,
+    clock: SettableMonotonic,
 ) -> None:
     client = make_client(Secret(key.secret(CLIENT)))
     read_everyone(client, emu)
@@ -136,7 +134,10 @@ def test_a_token_okta_ended_early_is_renewed_once_and_the_read_retried(
 
 
 def test_dpop_switched_on_mid_run_is_followed(
-    emu: OktaEmulator, make_client: Callable[..., OktaClient], key: ServiceAppKeyPair, clock: Clock
+    emu: OktaEmulator,
+    make_client: Callable[..., OktaClient],
+    key: ServiceAppKeyPair,
+    clock: SettableMonotonic,
 ) -> None:
     client = make_client(Secret(key.secret(CLIENT)))
     read_everyone(client, emu)
@@ -153,7 +154,10 @@ def test_dpop_switched_on_mid_run_is_followed(
 
 
 def test_nonce_rotation_is_followed_at_the_token_endpoint_and_the_resource(
-    emu: OktaEmulator, make_client: Callable[..., OktaClient], key: ServiceAppKeyPair, clock: Clock
+    emu: OktaEmulator,
+    make_client: Callable[..., OktaClient],
+    key: ServiceAppKeyPair,
+    clock: SettableMonotonic,
 ) -> None:
     emu.require_dpop(CLIENT)
     client = make_client(Secret(key.secret(CLIENT, dpop=True)))
@@ -178,7 +182,7 @@ def test_a_rotated_key_keeps_working_through_the_switch(
     make_client: Callable[..., OktaClient],
     key: ServiceAppKeyPair,
     next_key: ServiceAppKeyPair,
-    clock: Clock,
+    clock: SettableMonotonic,
 ) -> None:
     secret = Secret(key.secret(CLIENT))
     client = make_client(secret)

@@ -17,20 +17,15 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.support.fakes import SettableMonotonic
 from tvsync.emulators.okta import OktaEmulator
 from tvsync.emulators.okta_oauth import CLIENT_ASSERTION_TYPE, ServiceAppKeyPair
 
 BASE = "https://acme.okta.test"
 TOKEN_URL = f"{BASE}/oauth2/v1/token"
 CLIENT = "0oaServiceApp0h7"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+#: Where the tests' clocks start: an epoch second in 2027, as Okta's tokens count time.
+EPOCH = 1_800_000_000.0
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +39,12 @@ def other_key() -> ServiceAppKeyPair:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> SettableMonotonic:
+    return SettableMonotonic(EPOCH)
 
 
 @pytest.fixture
-def emu(clock: Clock, key: ServiceAppKeyPair) -> OktaEmulator:
+def emu(clock: SettableMonotonic, key: ServiceAppKeyPair) -> OktaEmulator:
     okta = OktaEmulator(clock=clock)
     okta.register_service_app(CLIENT, key.public_jwk, scopes=("okta.users.read", "okta.apps.read"))
     okta.public_url = BASE
@@ -62,7 +57,7 @@ def http(emu: OktaEmulator) -> Iterator[httpx.Client]:
         yield client
 
 
-def assertion(key: ServiceAppKeyPair, clock: Clock, **overrides: Any) -> str:
+def assertion(key: ServiceAppKeyPair, clock: SettableMonotonic, **overrides: Any) -> str:
     claims: dict[str, Any] = {
         "iss": CLIENT,
         "sub": CLIENT,
@@ -104,7 +99,7 @@ def ask(
 class Prover:
     """A DPoP key and the proofs it signs."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: SettableMonotonic) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.jwk = jwt.algorithms.ECAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
         self.clock = clock
@@ -137,7 +132,7 @@ def error_of(response: httpx.Response) -> tuple[int, str, str]:
 
 
 def test_a_valid_assertion_gets_an_expiring_bearer_token(
-    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: Clock
+    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: SettableMonotonic
 ) -> None:
     answer = ask(http, assertion(key, clock), scope="okta.users.read okta.apps.read")
     assert answer.status_code == 200
@@ -167,7 +162,7 @@ def test_a_valid_assertion_gets_an_expiring_bearer_token(
     ],
 )
 def test_a_wrong_assertion_is_invalid_client(
-    http: httpx.Client, key: ServiceAppKeyPair, clock: Clock, overrides: dict[str, Any], says: str
+    http: httpx.Client, key: ServiceAppKeyPair, clock: SettableMonotonic, overrides: dict[str, Any], says: str
 ) -> None:
     status, error, description = error_of(ask(http, assertion(key, clock, **overrides)))
     assert (status, error) == (401, "invalid_client")
@@ -175,7 +170,7 @@ def test_a_wrong_assertion_is_invalid_client(
 
 
 def test_the_signature_must_be_the_registered_keys(
-    http: httpx.Client, key: ServiceAppKeyPair, other_key: ServiceAppKeyPair, clock: Clock
+    http: httpx.Client, key: ServiceAppKeyPair, other_key: ServiceAppKeyPair, clock: SettableMonotonic
 ) -> None:
     forged = assertion(other_key, clock, kid=key.key_id)
     assert error_of(ask(http, forged))[:2] == (401, "invalid_client")
@@ -184,7 +179,9 @@ def test_the_signature_must_be_the_registered_keys(
     assert status == 401 and "signature is invalid" in description
 
 
-def test_a_replayed_assertion_is_refused(http: httpx.Client, key: ServiceAppKeyPair, clock: Clock) -> None:
+def test_a_replayed_assertion_is_refused(
+    http: httpx.Client, key: ServiceAppKeyPair, clock: SettableMonotonic
+) -> None:
     signed = assertion(key, clock)
     assert ask(http, signed).status_code == 200
     status, error, description = error_of(ask(http, signed))
@@ -192,7 +189,7 @@ def test_a_replayed_assertion_is_refused(http: httpx.Client, key: ServiceAppKeyP
 
 
 def test_scopes_must_be_granted(
-    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: Clock
+    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: SettableMonotonic
 ) -> None:
     status, error, description = error_of(
         ask(http, assertion(key, clock), scope="okta.users.read okta.groups.read")
@@ -203,7 +200,11 @@ def test_scopes_must_be_granted(
 
 
 def test_two_keys_are_active_during_a_rotation(
-    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, other_key: ServiceAppKeyPair, clock: Clock
+    http: httpx.Client,
+    emu: OktaEmulator,
+    key: ServiceAppKeyPair,
+    other_key: ServiceAppKeyPair,
+    clock: SettableMonotonic,
 ) -> None:
     emu.oauth.add_key(CLIENT, other_key.public_jwk)
     assert ask(http, assertion(key, clock)).status_code == 200
@@ -214,7 +215,11 @@ def test_two_keys_are_active_during_a_rotation(
 
 
 def test_without_a_kid_only_an_app_with_one_key_is_found(
-    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, other_key: ServiceAppKeyPair, clock: Clock
+    http: httpx.Client,
+    emu: OktaEmulator,
+    key: ServiceAppKeyPair,
+    other_key: ServiceAppKeyPair,
+    clock: SettableMonotonic,
 ) -> None:
     assert ask(http, assertion(key, clock, kid="")).status_code == 200
     emu.oauth.add_key(CLIENT, other_key.public_jwk)
@@ -224,14 +229,16 @@ def test_without_a_kid_only_an_app_with_one_key_is_found(
 # ---------------------------------------------------------------------------- resource calls
 
 
-def bearer(http: httpx.Client, key: ServiceAppKeyPair, clock: Clock, scope: str = "okta.users.read") -> str:
+def bearer(
+    http: httpx.Client, key: ServiceAppKeyPair, clock: SettableMonotonic, scope: str = "okta.users.read"
+) -> str:
     answer = ask(http, assertion(key, clock), scope=scope)
     assert answer.status_code == 200, answer.text
     return str(answer.json()["access_token"])
 
 
 def test_a_token_without_the_routes_scope_gets_okta_403(
-    http: httpx.Client, key: ServiceAppKeyPair, clock: Clock
+    http: httpx.Client, key: ServiceAppKeyPair, clock: SettableMonotonic
 ) -> None:
     token = bearer(http, key, clock)
     refused = http.get("/api/v1/apps/0oaX/users", headers={"Authorization": f"Bearer {token}"})
@@ -243,7 +250,7 @@ def test_a_token_without_the_routes_scope_gets_okta_403(
 
 
 def test_an_app_without_an_admin_role_gets_e0000006(
-    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: Clock
+    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: SettableMonotonic
 ) -> None:
     token = bearer(http, key, clock)
     emu.oauth.set_admin_role(CLIENT, granted=False)
@@ -252,7 +259,7 @@ def test_an_app_without_an_admin_role_gets_e0000006(
 
 
 def test_ssws_still_works_and_a_revoked_token_does_not(
-    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: Clock
+    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: SettableMonotonic
 ) -> None:
     assert http.get("/api/v1/users", headers={"Authorization": f"SSWS {emu.token}"}).status_code == 200
     token = bearer(http, key, clock)
@@ -264,7 +271,7 @@ def test_ssws_still_works_and_a_revoked_token_does_not(
 
 
 def test_an_app_that_requires_dpop_demands_a_proof_then_a_nonce(
-    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: Clock
+    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: SettableMonotonic
 ) -> None:
     emu.require_dpop(CLIENT)
     prover = Prover(clock)
@@ -303,7 +310,7 @@ def test_an_app_that_requires_dpop_demands_a_proof_then_a_nonce(
 
 
 def test_a_stale_nonce_is_answered_with_the_new_one(
-    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: Clock
+    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: SettableMonotonic
 ) -> None:
     emu.require_dpop(CLIENT)
     prover = Prover(clock)
@@ -321,7 +328,7 @@ def test_a_stale_nonce_is_answered_with_the_new_one(
 
 
 def test_a_resource_server_nonce_is_demanded_when_set(
-    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: Clock
+    http: httpx.Client, emu: OktaEmulator, key: ServiceAppKeyPair, clock: SettableMonotonic
 ) -> None:
     prover = Prover(clock)
     granted = ask(http, assertion(key, clock), dpop=prover.proof("POST", TOKEN_URL))

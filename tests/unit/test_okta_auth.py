@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from tests.support.fakes import SettableMonotonic
 from tvsync.adapters.errors import AuthError, ThrottledError, TransientError
 from tvsync.adapters.okta_auth import (
     CLIENT_ASSERTION_TYPE,
@@ -39,14 +40,8 @@ from tvsync.adapters.okta_client import OktaClient
 ORG = "https://acme.okta.test"
 TOKEN_URL = f"{ORG}/oauth2/v1/token"
 CLIENT = "0oaServiceApp0h7"
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+#: Where the tests' clocks start: an epoch second in 2027, as Okta's tokens count time.
+EPOCH = 1_800_000_000.0
 
 
 @pytest.fixture(scope="module")
@@ -125,10 +120,15 @@ def unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def authorizer(
-    okta: ScriptedOkta, secret: str | Callable[[], str], clock: Clock | None = None, **options: Any
+    okta: ScriptedOkta,
+    secret: str | Callable[[], str],
+    clock: SettableMonotonic | None = None,
+    **options: Any,
 ) -> OktaAuthorizer:
     provider = secret if callable(secret) else (lambda: secret)
-    return OktaAuthorizer(ORG, provider, transport=okta.transport(), clock=clock or Clock(), **options)
+    return OktaAuthorizer(
+        ORG, provider, transport=okta.transport(), clock=clock or SettableMonotonic(EPOCH), **options
+    )
 
 
 def headers_for(auth: OktaAuthorizer, url: str = f"{ORG}/api/v1/users/00u1?expand=x") -> httpx.Headers:
@@ -213,7 +213,7 @@ def test_the_client_assertion_is_signed_and_says_what_okta_requires(
     kind: str, rsa_key: tuple[str, dict[str, Any]], ec_key: tuple[str, dict[str, Any]]
 ) -> None:
     key = rsa_key if kind == "rsa" else ec_key
-    okta, clock = ScriptedOkta(), Clock()
+    okta, clock = ScriptedOkta(), SettableMonotonic(EPOCH)
     auth = authorizer(okta, secret_of(key), clock)
     assert headers_for(auth)["Authorization"] == "Bearer at-1"
 
@@ -238,7 +238,7 @@ def test_the_client_assertion_is_signed_and_says_what_okta_requires(
 
 
 def test_every_assertion_has_its_own_jti(rsa_key: tuple[str, dict[str, Any]]) -> None:
-    okta, clock = ScriptedOkta(), Clock()
+    okta, clock = ScriptedOkta(), SettableMonotonic(EPOCH)
     auth = authorizer(okta, secret_of(rsa_key), clock)
     headers_for(auth)
     clock.now += 3600
@@ -257,7 +257,7 @@ def test_groups_are_asked_for_only_when_groups_are_pushed(rsa_key: tuple[str, di
 def test_the_token_is_cached_and_renewed_shortly_before_it_expires(
     rsa_key: tuple[str, dict[str, Any]],
 ) -> None:
-    okta, clock = ScriptedOkta(), Clock()
+    okta, clock = ScriptedOkta(), SettableMonotonic(EPOCH)
     auth = authorizer(okta, secret_of(rsa_key), clock)
     for _ in range(50):
         assert headers_for(auth)["Authorization"] == "Bearer at-1"
@@ -335,7 +335,7 @@ def proof_of(request: httpx.Request) -> tuple[dict[str, Any], dict[str, Any]]:
 def test_dpop_is_switched_on_when_okta_demands_it_and_follows_its_nonce(
     rsa_key: tuple[str, dict[str, Any]],
 ) -> None:
-    okta, clock = ScriptedOkta(), Clock()
+    okta, clock = ScriptedOkta(), SettableMonotonic(EPOCH)
     okta.token_answers = [
         oauth_error(400, "invalid_dpop_proof", "The DPoP proof JWT header is missing."),
         oauth_error(
@@ -388,7 +388,7 @@ def test_a_secret_may_ask_for_dpop_from_the_first_request(rsa_key: tuple[str, di
 
 
 def test_a_rotated_token_endpoint_nonce_is_followed(rsa_key: tuple[str, dict[str, Any]]) -> None:
-    okta, clock = ScriptedOkta(), Clock()
+    okta, clock = ScriptedOkta(), SettableMonotonic(EPOCH)
     nonce_header = {"DPoP-Nonce": "n-1"}
     okta.token_answers = [
         oauth_error(400, "use_dpop_nonce", **nonce_header),
@@ -459,7 +459,7 @@ def test_a_refused_token_request_is_one_clear_auth_error_without_secrets(
 def test_the_token_endpoints_rate_limit_and_outages_are_retryable(
     rsa_key: tuple[str, dict[str, Any]],
 ) -> None:
-    clock = Clock()
+    clock = SettableMonotonic(EPOCH)
     okta = ScriptedOkta(
         token_answers=[
             lambda _r: httpx.Response(429, headers={"X-Rate-Limit-Reset": str(int(clock.now) + 30)}),
