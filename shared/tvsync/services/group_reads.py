@@ -18,9 +18,16 @@ if TYPE_CHECKING:
 
     from tvsync.core.groups import DesiredGroup, MemberPlan
     from tvsync.models.groups import GroupLink, TeamViewerGroup
-    from tvsync.services.ports import OktaGroups, SyncStateRepository, TeamViewerGroups
+    from tvsync.services.ports import GroupStateRepository, OktaGroups, SyncStateRepository, TeamViewerGroups
 
-__all__ = ["TokenOwnerNumber", "plan_group_members", "read_group_facts", "read_wanted_members", "who_links"]
+__all__ = [
+    "TokenOwnerNumber",
+    "links_by_group",
+    "plan_group_members",
+    "read_group_facts",
+    "read_wanted_members",
+    "who_links",
+]
 
 
 def read_group_facts(
@@ -52,6 +59,11 @@ def read_group_facts(
     target = group or same_name
     role = teamviewer.group_role(target.id) if target is not None else None
     return GroupFacts(link=link, linked=group, same_name=same_name, current_role=role, name_taken_by=taken_by)
+
+
+def links_by_group(links: GroupStateRepository) -> dict[str, GroupLink]:
+    """Every stored link, by Okta group id (one scan of GroupStateTable)."""
+    return {link.okta_group_id: link for link in links.scan()}
 
 
 def who_links(links: dict[str, GroupLink], teamviewer_group_id: int, *, besides: str) -> str | None:

@@ -15,6 +15,7 @@ from tvsync.core.group_drift import group_drift
 from tvsync.core.groups import desired_group, plan_group
 from tvsync.services.group_reads import (
     TokenOwnerNumber,
+    links_by_group,
     plan_group_members,
     read_group_facts,
     read_wanted_members,
@@ -55,7 +56,7 @@ class GroupReconciler:
     def compare(self) -> Iterator[GroupDrift]:
         """Every drifted group, in id order: the pushed ones and the ones still linked."""
         self.checked = 0
-        links = {link.okta_group_id: link for link in self._links.scan()}
+        links = links_by_group(self._links)
         linked_ids = {gid for gid, link in links.items() if link.teamviewer_group_id is not None}
         if not self._config.enabled and not linked_ids:
             return

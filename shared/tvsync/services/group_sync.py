@@ -35,6 +35,7 @@ from tvsync.services.failures import describe
 from tvsync.services.group_outcomes import GroupRun
 from tvsync.services.group_reads import (
     TokenOwnerNumber,
+    links_by_group,
     plan_group_members,
     read_group_facts,
     read_wanted_members,
@@ -109,7 +110,7 @@ class GroupSynchronizer:
             desired,
             link,
             linked=self._tv.get_group,
-            links=lambda: {each.okta_group_id: each for each in self._links.scan()},
+            links=lambda: links_by_group(self._links),
         )
 
     def _execute(
@@ -153,7 +154,7 @@ class GroupSynchronizer:
             created = self._tv.create_group(desired.name)
         except ConflictError as exc:
             existing = self._tv.find_group_by_name(desired.name)
-            links = {each.okta_group_id: each for each in self._links.scan()} if existing else {}
+            links = links_by_group(self._links) if existing else {}
             if existing is None or who_links(links, existing.id, besides=desired.okta_group_id):
                 # Taken, yet not listed (a name the company cannot use), or linked meanwhile
                 # to another Okta group of the same name: never shared.
