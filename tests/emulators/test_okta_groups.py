@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from tests.support.fakes import SettableMonotonic
 from tvsync.emulators.http import FaultKind, FaultPolicy, serve
 from tvsync.emulators.okta import OktaEmulator, OktaRateLimit
 
@@ -27,21 +28,13 @@ AUTH = {"Authorization": f"SSWS {TOKEN}"}
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.5) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> SettableMonotonic:
+    return SettableMonotonic(1_700_000_000.5)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def emu(clock: FakeClock) -> OktaEmulator:
+def emu(clock: SettableMonotonic) -> OktaEmulator:
     return OktaEmulator(clock=clock)
 
 
@@ -180,7 +173,7 @@ def test_a_missing_group_answers_okta_404(emu: OktaEmulator, http: httpx.Client,
 
 
 def test_membership_and_profile_changes_date_their_own_timestamps(
-    emu: OktaEmulator, http: httpx.Client, clock: FakeClock
+    emu: OktaEmulator, http: httpx.Client, clock: SettableMonotonic
 ) -> None:
     """[SPEC] ``lastMembershipUpdated`` dates membership changes, ``lastUpdated`` profile changes."""
     group_id = emu.add_group("Support")["id"]
@@ -351,7 +344,7 @@ def test_a_forbidden_prefix_covers_the_group_routes(emu: OktaEmulator, http: htt
     assert http.get(f"/api/v1/users/{user_id}/groups").status_code == 200
 
 
-def test_group_reads_count_against_the_rate_limit(clock: FakeClock) -> None:
+def test_group_reads_count_against_the_rate_limit(clock: SettableMonotonic) -> None:
     """[RL] every route draws on the bucket; over it, 429 E0000047 with the ``X-Rate-Limit-*`` headers."""
     emu = OktaEmulator(clock=clock, rate_limit=OktaRateLimit(limit=2))
     group_id = emu.add_group("Support")["id"]
