@@ -35,28 +35,35 @@ def new_run_id(now: datetime) -> str:
 
 def user_request(item: DriftItem, *, run_id: str, published: datetime) -> SyncRequest:
     """The request for a drifted Okta user, or for an orphan (``okta_user_id`` None)."""
-    subject = item.okta_user_id
-    if subject is None:
-        assert item.teamviewer_id is not None  # an orphan always names its account
-        subject = orphan_group(item.teamviewer_id)
-    return SyncRequest(
-        okta_user_id=subject,
-        event_uuid=f"reconcile-{run_id}-{subject}",
-        event_type=EVENT_TYPE,
-        published=published,
-        source="reconcile",
-        teamviewer_id=item.teamviewer_id if item.okta_user_id is None else None,
+    if item.okta_user_id is not None:
+        return _request(item.okta_user_id, run_id=run_id, published=published)
+    assert item.teamviewer_id is not None  # an orphan always names its account
+    return _request(
+        orphan_group(item.teamviewer_id), run_id=run_id, published=published, teamviewer_id=item.teamviewer_id
     )
 
 
 def group_request(okta_group_id: str, *, run_id: str, published: datetime) -> SyncRequest:
     """The request for a drifted pushed or linked group."""
     subject = group_request_key(okta_group_id)
+    return _request(subject, run_id=run_id, published=published, okta_group_id=okta_group_id)
+
+
+def _request(
+    subject: str,
+    *,
+    run_id: str,
+    published: datetime,
+    teamviewer_id: str | None = None,
+    okta_group_id: str | None = None,
+) -> SyncRequest:
+    """A reconcile request in ``subject``'s message group, its event uuid naming the run and the subject."""
     return SyncRequest(
         okta_user_id=subject,
         event_uuid=f"reconcile-{run_id}-{subject}",
         event_type=EVENT_TYPE,
         published=published,
         source="reconcile",
+        teamviewer_id=teamviewer_id,
         okta_group_id=okta_group_id,
     )
