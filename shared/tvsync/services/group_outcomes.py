@@ -19,7 +19,7 @@ from tvsync.adapters.secrets import SecretUnavailableError
 from tvsync.core.groups import GroupOperation, GroupPresence, GroupReason
 from tvsync.core.outcome import Outcome
 from tvsync.models.groups import GroupLink
-from tvsync.services.failures import describe, failure_metric
+from tvsync.services.failures import describe, report_retry
 from tvsync.services.sqs_batch import RetryLaterError
 
 if TYPE_CHECKING:
@@ -115,17 +115,12 @@ class GroupOutcomes:
             raise RetryLaterError(exc, None) from exc
 
     def retrying(self, request: SyncRequest, exc: Exception) -> None:
-        error = describe(exc)
-        self.metrics.add_metric(name=failure_metric(exc), unit=MetricUnit.Count, value=1)
-        self.logger.warning(
-            "Group sync failed; SQS will redeliver",
-            extra={
-                "okta_user_id": request.okta_user_id,
-                "okta_group_id": request.okta_group_id,
-                "event_uuid": request.event_uuid,
-                "error": error,
-            },
-        )
+        fields = {
+            "okta_user_id": request.okta_user_id,
+            "okta_group_id": request.okta_group_id,
+            "event_uuid": request.event_uuid,
+        }
+        error = report_retry(self.logger, self.metrics, exc, fields, subject="Group sync")
         # Only a group request speaks for the group: a membership request that failed says
         # nothing about it, and no later success of one would clear the mark again.
         if (

@@ -11,14 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from tvsync.adapters.errors import AuthError, UpstreamError
-from tvsync.adapters.secrets import SecretUnavailableError
 from tvsync.core.desired_state import Presence
 from tvsync.core.outcome import Detail, Outcome, RecordedReason
 from tvsync.core.plan import Operation
 from tvsync.core.record import record_sync
 from tvsync.observability import mask_email, mask_emails
-from tvsync.services.failures import describe, failure_metric, traceback_text
+from tvsync.services.failures import describe, report_retry
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
@@ -176,20 +174,8 @@ class OutcomeRecorder:
         used up, so anything unexpected is recorded too, with its type. Only the outcome is
         written: the mapping and a pending create stay as stored, whatever this run read.
         """
-        error = describe(exc)
-        self.metrics.add_metric(name=failure_metric(exc), unit=MetricUnit.Count, value=1)
-        fields = {"okta_user_id": request.okta_user_id, "event_uuid": request.event_uuid, "error": error}
-        if isinstance(exc, AuthError | SecretUnavailableError):
-            # One line, at ERROR: waiting fixes nothing, an admin has to (the cause is named,
-            # never the credential).
-            self.logger.error("Credentials refused or unreadable: check the token secrets", extra=fields)
-        elif isinstance(exc, UpstreamError):
-            self.logger.warning("Sync failed; SQS will redeliver", extra=fields)
-        else:
-            self.logger.error(
-                "Sync failed unexpectedly; SQS will redeliver",
-                extra={**fields, "traceback": traceback_text(exc)},
-            )
+        fields = {"okta_user_id": request.okta_user_id, "event_uuid": request.event_uuid}
+        error = report_retry(self.logger, self.metrics, exc, fields)
         try:
             self._record_outcome(request.okta_user_id, Outcome.RETRYING, error)
         except Exception:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.world import APP_ID, World
-from tvsync.adapters.errors import ConflictError, InvalidError, ThrottledError, TransientError
+from tvsync.adapters.errors import AuthError, ConflictError, InvalidError, ThrottledError, TransientError
 from tvsync.core.groups import GroupConfig
 from tvsync.models.groups import TeamViewerGroup, account_number
 from tvsync.services.sqs_batch import RetryLaterError
@@ -663,6 +663,44 @@ def test_a_throttled_or_failing_call_is_retried_later_and_recorded_as_retrying(
     assert w.metric(metric) == 1
     w.sync_group(group, source="reconcile")
     assert w.link(group).last_outcome == "applied"
+
+
+@pytest.mark.parametrize(
+    ("error", "message", "level"),
+    [
+        (
+            AuthError("okta", "get_group", "E0000011: Invalid token provided", status=401),
+            "Credentials refused or unreadable: check the token secrets",
+            "ERROR",
+        ),
+        (
+            TransientError("okta", "get_group", "HTTP 503", status=503),
+            "Group sync failed; SQS will redeliver",
+            "WARNING",
+        ),
+        (KeyError("bug"), "Group sync failed unexpectedly; SQS will redeliver", "ERROR"),
+    ],
+)
+def test_a_failure_handed_back_is_told_in_one_line_as_for_users(
+    error: Exception, message: str, level: str
+) -> None:
+    """A credential problem at ERROR (an admin must act), an upstream's at WARNING, a bug traced."""
+    w = World()
+    group, _ = linked(w, members=1)
+    w.okta.fail("get_group", error)
+
+    with pytest.raises(RetryLaterError):
+        w.sync_group(group)
+
+    [line] = w.logs.lines(message)
+    assert (line["level"], line["okta_group_id"]) == (level, group)
+    assert ("traceback" in line) is isinstance(error, KeyError)
+    others = {
+        "Credentials refused or unreadable: check the token secrets",
+        "Group sync failed; SQS will redeliver",
+        "Group sync failed unexpectedly; SQS will redeliver",
+    } - {message}
+    assert all(w.logs.lines(other) == [] for other in others)
 
 
 def test_an_okta_read_refused_is_recorded_invalid_not_retried() -> None:
