@@ -17,7 +17,7 @@ worker's own work, including building and parsing its HTTP and AWS requests.
 *Throughput* (``measure_throughput``) is events per second per instance with the emulators
 answering at a realistic latency (Okta 80 ms, TeamViewer 120 ms per request, slept on the
 servers' threads so concurrent requests overlap) and TeamViewer's limit out of the way (no
-limit in the emulator, the instance's own bound raised to 1,000 requests a second): once
+limit in the emulator, the worker's rate raised to 1,000 requests a second): once
 with one record at a time (``WORKER_RECORD_CONCURRENCY=1``, the worker before it converged
 users side by side) and once with the template's default. It is the handler's own time
 (the sum of its invocations' wall time): the polling that Lambda's event source does
@@ -445,9 +445,9 @@ def _people(okta: OktaEmulator, prefix: str, count: int) -> list[_User]:
 def measure(*, users: int) -> WorkerResult:
     if users < 1:
         raise ValueError("users must be at least 1")
-    # One record at a time, and the instance's TeamViewer bound out of the way: every call
-    # and every CPU second of an event is then the handler thread's, and the wall time the
-    # event's own rather than the rate the bound allows (throughput: ``measure_throughput``).
+    # One record at a time, and the worker's TeamViewer rate out of the way: every call and
+    # every CPU second of an event is then the handler thread's, and the wall time the
+    # event's own rather than the rate the schedule allows (throughput: ``measure_throughput``).
     with running_worker(env=SCENARIO_ENV) as harness:
         # Warm the container first: secrets read, connection pools open, Powertools ready.
         warm = _people(harness.okta, "warmup", 1)
@@ -556,7 +556,7 @@ def render_throughput(result: ThroughputResult) -> str:
             f"Creates of unknown users through one warm instance in batches of {BATCH_SIZE}; Okta "
             f"answering in {after.okta_latency * 1000:.0f} ms and TeamViewer in "
             f"{after.teamviewer_latency * 1000:.0f} ms per request (slept on the emulators' server "
-            "threads), TeamViewer's limit out of the way (none in the emulator, the instance's bound "
+            "threads), TeamViewer's limit out of the way (none in the emulator, the worker's rate "
             "at 1,000 requests/s); SQS and DynamoDB in moto on loopback. Time is the handler's own "
             "(sum of its invocations' wall time).",
             "",
@@ -606,7 +606,7 @@ def render(result: WorkerResult) -> str:
                 f"Warm `functions/worker/app.py` driven by the SQS event source emulation; TeamViewer and "
                 f"Okta emulators over loopback HTTP; SQS and DynamoDB in a moto server on loopback; "
                 f"`OKTA_APP_ID` set; one record at a time (`WORKER_RECORD_CONCURRENCY=1`) and the "
-                f"instance's TeamViewer bound at 1,000 requests/s, so each figure is one event's own. "
+                f"worker's TeamViewer rate at 1,000 requests/s, so each figure is one event's own. "
                 f"Each scenario runs on {result.users} users with one event per "
                 f"invocation (the max per event is taken there) and on {result.users} more in batches of "
                 f"{BATCH_SIZE}; the mean covers both. CPU is the handler thread's `time.thread_time()`: "

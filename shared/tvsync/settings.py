@@ -162,10 +162,12 @@ class WorkerSettings(FunctionSettings):
     # Users (message groups) converged at once within one invocation. More than the queue's
     # batch of 10 never run: a FIFO batch holds at most 10 records.
     WORKER_RECORD_CONCURRENCY: int = Field(default=8, ge=1, le=10)
-    # TeamViewer requests one worker instance sends per second at most; the whole worker sends
-    # at most WorkerMaximumConcurrency times this. At least 1, so no record waits longer for
-    # its turn than WORKER_RECORD_CONCURRENCY seconds.
-    TEAMVIEWER_MAX_REQUESTS_PER_SECOND: float = Field(default=4.0, ge=1, le=1000)
+    # TeamViewer requests the whole worker sends per second at most, all instances together
+    # (one schedule in SyncStateTable: tvsync.adapters.request_schedule). At least 1.
+    TEAMVIEWER_MAX_REQUESTS_PER_SECOND: float = Field(default=20.0, ge=1, le=1000)
+    # The template's WorkerMaximumConcurrency: while the shared schedule cannot be reached,
+    # each instance keeps to this share of the rate, so the total stays bounded.
+    WORKER_MAXIMUM_CONCURRENCY: int = Field(default=5, ge=1, le=1000)
     POWERTOOLS_PARAMETERS_MAX_AGE: Annotated[int, OVERRIDE] = Field(default=300, ge=1)
 
     @cached_property

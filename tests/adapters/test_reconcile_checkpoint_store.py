@@ -14,8 +14,9 @@ import pytest
 from tests.support.fakes import T0
 from tvsync.adapters.reconcile_checkpoint import CheckpointStore
 from tvsync.adapters.sync_state import SyncStateStore
-from tvsync.models.reconcile_checkpoint import CHECKPOINT_KEY, ReconcileCheckpoint, is_checkpoint_key
+from tvsync.models.reconcile_checkpoint import CHECKPOINT_KEY, ReconcileCheckpoint
 from tvsync.models.sync_state import SyncState
+from tvsync.models.table_keys import SCHEDULE_KEY, is_reserved_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -75,7 +76,8 @@ def test_an_item_written_by_another_version_reads_as_no_checkpoint(table: tuple[
     assert CheckpointStore(dynamodb, name).load() is None
 
 
-def test_no_okta_user_id_can_be_the_checkpoint_key() -> None:
-    assert is_checkpoint_key(CHECKPOINT_KEY)
-    assert not is_checkpoint_key("00u1abcdEFGH2345ijkl")
-    assert not is_checkpoint_key("orphan-u1234567")
+def test_no_okta_user_id_can_be_a_reserved_key() -> None:
+    assert is_reserved_key(CHECKPOINT_KEY)
+    assert is_reserved_key(SCHEDULE_KEY)
+    assert not is_reserved_key("00u1abcdEFGH2345ijkl")
+    assert not is_reserved_key("orphan-u1234567")

@@ -1,4 +1,4 @@
-"""RequestRate and RateLimitedTransport: the per-instance bound on TeamViewer requests, counted.
+"""RequestRate and RateLimitedTransport: an instance's own bound on TeamViewer requests, counted.
 
 Time is a fake clock that only the fake ``sleep`` moves, so each request's release time is
 exact: the bound is checked by counting requests per window, never by measuring.
@@ -6,43 +6,24 @@ exact: the bound is checked by counting requests per window, never by measuring.
 
 from __future__ import annotations
 
-import threading
-
 import httpx
 import pytest
 
+from tests.support.request_gates import FakeTime, most_in_any_window, waits_of_threads_at_once
 from tvsync.adapters.http import RateLimitedTransport, RequestRate
 from tvsync.adapters.teamviewer_client import TeamViewerClient
 from tvsync.emulators.teamviewer import TeamViewerEmulator
 
 
-class FakeTime:
-    """A clock that only ``sleep`` moves: a request is released when its ``acquire`` returns."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.released: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def most_in_any_window(times: list[float], window: float) -> int:
-    ordered = sorted(times)
-    return max(sum(1 for t in ordered[i:] if t < start + window - 1e-9) for i, start in enumerate(ordered))
-
-
 def test_a_burst_goes_at_once_then_one_request_per_slot() -> None:
     t = FakeTime()
     rate = RequestRate(4.0, clock=t.clock, sleep=t.sleep)
+    released = []
     for _ in range(10):
         rate.acquire()
-        t.released.append(t.now)
+        released.append(t.now)
     assert rate.burst == 4
-    assert t.released == pytest.approx([0.0] * 4 + [0.25, 0.5, 0.75, 1.0, 1.25, 1.5])
+    assert released == pytest.approx([0.0] * 4 + [0.25, 0.5, 0.75, 1.0, 1.25, 1.5])
 
 
 @pytest.mark.parametrize(("per_second", "burst"), [(4.0, None), (2.5, 1), (20.0, 5)])
@@ -53,22 +34,7 @@ def test_however_many_threads_ask_at_once_no_window_holds_more_than_burst_plus_r
     # 25 slots each at the same instant. Each slot is reserved under the lock, so its release
     # time is that instant plus the wait ``acquire`` hands out.
     rate = RequestRate(per_second, burst=burst, clock=lambda: 0.0, sleep=lambda seconds: None)
-    released: list[float] = []
-    lock = threading.Lock()
-    start = threading.Barrier(8)
-
-    def requests() -> None:
-        start.wait()
-        for _ in range(25):
-            wait = rate.acquire()
-            with lock:
-                released.append(wait)
-
-    threads = [threading.Thread(target=requests) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    released = waits_of_threads_at_once(rate.acquire, threads=8, each=25)
     assert len(released) == 200
     for window in (1.0, 2.5, 10.0):
         assert most_in_any_window(released, window) <= rate.burst + per_second * window

@@ -238,3 +238,29 @@ def test_asking_a_stack_for_a_variable_no_function_reads_is_a_mistake_in_the_com
         context.value("EVENT_DLQ_URL")
     with pytest.raises(CliError, match="SYNC_STATE_TABLE_NAME is not known for this stack"):
         context.value("SYNC_STATE_TABLE_NAME")
+
+
+def test_a_local_stack_with_dynamodb_apart_is_reached_at_both_endpoints(tmp_path: Path) -> None:
+    # `tvsync serve` runs DynamoDB in a moto server of its own: the commands that read its
+    # tables (status, dlq, reconcile) must go there, and every other service to the other.
+    path = tmp_path / "local-stack.json"
+    context = StackContext(
+        source="serve",
+        aws_endpoint_url="http://127.0.0.1:4001",
+        dynamodb_endpoint_url="http://127.0.0.1:4002",
+        region="us-east-1",
+        local=True,
+    )
+    write_local_state(path, context)
+    read = read_local_state(path)
+    assert (read.aws_endpoint_url, read.dynamodb_endpoint_url) == (
+        "http://127.0.0.1:4001",
+        "http://127.0.0.1:4002",
+    )
+    assert read.client("dynamodb").meta.endpoint_url == "http://127.0.0.1:4002"
+    assert read.client("sqs").meta.endpoint_url == "http://127.0.0.1:4001"
+    assert read.client("secretsmanager").meta.endpoint_url == "http://127.0.0.1:4001"
+    alone = StackContext(
+        source="serve", aws_endpoint_url="http://127.0.0.1:4001", region="us-east-1", local=True
+    )
+    assert alone.client("dynamodb").meta.endpoint_url == "http://127.0.0.1:4001"

@@ -250,3 +250,23 @@ def test_events_samples_replay_against_the_served_stack(served: Served) -> None:
     body = (ROOT / "events/okta/05-deactivate.json").read_bytes()
     response = httpx.post(served.url, content=body, headers={"authorization": SECRET}, timeout=10)
     assert response.status_code == 200
+
+
+def test_the_tables_are_served_apart_from_the_queues_and_the_functions_know_where(served: Served) -> None:
+    import boto3
+
+    state = json.loads(served.state_file.read_text())
+    tables_at, others_at = state["dynamodb_endpoint_url"], state["aws_endpoint_url"]
+    assert tables_at and tables_at != others_at
+
+    def tables(endpoint: str) -> list[str]:
+        client = boto3.session.Session(region_name="us-east-1").client(
+            "dynamodb", endpoint_url=endpoint, aws_access_key_id="local", aws_secret_access_key="local"
+        )
+        return client.list_tables()["TableNames"]
+
+    worker = state["functions"]["WorkerFunction"]
+    assert worker["SYNC_STATE_TABLE_NAME"] in tables(tables_at)
+    assert tables(others_at) == []
+    assert worker["AWS_ENDPOINT_URL_DYNAMODB"] == tables_at
+    assert worker["AWS_ENDPOINT_URL"] == others_at

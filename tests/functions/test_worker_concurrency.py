@@ -21,7 +21,9 @@ from tests.conftest import Aws, FakeLambdaContext, emf_metrics
 from tests.support.pipeline import T0, Pipeline, add_assigned, start_pipeline, synced
 from tests.support.world import sqs_event, sqs_record
 from tvsync.adapters.http import RequestRate
+from tvsync.adapters.request_schedule import SharedRequestSchedule
 from tvsync.models.sync_request import SyncRequest
+from tvsync.models.table_keys import SCHEDULE_KEY
 from tvsync.settings import WorkerSettings
 
 
@@ -33,10 +35,11 @@ def pipeline(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
         server.close()
 
 
-def test_the_template_converges_eight_users_at_once_at_four_teamviewer_requests_a_second() -> None:
+def test_the_template_converges_eight_users_at_once_at_twenty_teamviewer_requests_a_second_in_all() -> None:
     settings = WorkerSettings.model_fields
     assert settings["WORKER_RECORD_CONCURRENCY"].default == 8
-    assert settings["TEAMVIEWER_MAX_REQUESTS_PER_SECOND"].default == 4.0
+    assert settings["TEAMVIEWER_MAX_REQUESTS_PER_SECOND"].default == 20.0
+    assert settings["WORKER_MAXIMUM_CONCURRENCY"].default == 5
 
 
 def test_each_users_events_apply_in_order_while_users_run_side_by_side(
@@ -121,22 +124,22 @@ def test_the_idempotency_store_is_configured_before_any_record_thread_runs(
     assert all(p.tv_account(f"user{n}@example.com") is not None for n in range(4))
 
 
-def test_every_teamviewer_request_takes_a_slot_of_the_instances_rate(
+def test_every_teamviewer_request_takes_a_slot_of_the_schedule_all_instances_share(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rates: list[RequestRate] = []
+    schedules: list[SharedRequestSchedule] = []
     slots: list[float] = []
 
-    class CountedRate(RequestRate):
-        def __init__(self, per_second: float, **kwargs: Any) -> None:
-            super().__init__(per_second, **kwargs)
-            rates.append(self)
+    class CountedSchedule(SharedRequestSchedule):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            schedules.append(self)
 
         def acquire(self) -> float:
             slots.append(self.per_second)
             return super().acquire()
 
-    monkeypatch.setattr(wiring, "RequestRate", CountedRate)
+    monkeypatch.setattr(wiring, "SharedRequestSchedule", CountedSchedule)
     p, servers = start_pipeline(aws, monkeypatch, TEAMVIEWER_MAX_REQUESTS_PER_SECOND="250")
     try:
         users = [add_assigned(p, f"user{n}@example.com", "User", f"Number{n}") for n in range(5)]
@@ -146,8 +149,17 @@ def test_every_teamviewer_request_takes_a_slot_of_the_instances_rate(
     finally:
         for server in servers:
             server.close()
-    assert [rate.per_second for rate in rates] == [250.0], "one bucket per instance, from the setting"
+    [schedule] = schedules
+    assert schedule.per_second == 250.0, "the whole worker's rate, from the setting"
+    fallback = schedule.fallback
+    assert isinstance(fallback, RequestRate)
+    assert fallback.per_second == 250.0 / 5, "without the table: the template's 5 instances' share each"
     assert len(slots) == len(p.tv.calls) >= 5
+    item = aws.session.client("dynamodb").get_item(
+        TableName=aws.env("WorkerFunction")["SYNC_STATE_TABLE_NAME"],
+        Key={"okta_user_id": {"S": SCHEDULE_KEY}},
+    )
+    assert "next_slot" in item["Item"], "the slots were claimed in SyncStateTable"
 
 
 def test_metrics_added_from_many_threads_go_through_one_lock() -> None:

@@ -70,7 +70,7 @@ def test_an_interrupted_stop_still_reaps_every_worker_and_the_embedded_aws(
     moto = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], stdin=subprocess.PIPE)
     processes += workers
     stack._workers.extend(workers)
-    stack._moto = moto
+    stack._moto = [moto]
     wait = workers[0].wait
 
     def interrupted(timeout: float | None = None) -> Any:

@@ -7,7 +7,9 @@ redeploy, and the token never sits in a string that an exception could print.
 
 ``RequestRate`` and ``RateLimitedTransport`` bound how fast one process sends to an upstream,
 however many threads share the client: the worker converges several users at once, and
-TeamViewer's limit is the token's, not a thread's.
+TeamViewer's limit is the token's, not a thread's. Any ``RequestGate`` can stand in for
+``RequestRate`` — the worker's is shared by all its instances
+(``tvsync.adapters.request_schedule``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from collections.abc import Callable, Generator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 import httpx
 
@@ -40,13 +43,20 @@ class HeaderTokenAuth(httpx.Auth):
         yield request
 
 
+class RequestGate(Protocol):
+    """Makes a request wait for its turn: ``acquire`` returns the seconds waited."""
+
+    def acquire(self) -> float: ...
+
+
 class RequestRate:
     """A token bucket shared by threads: on average at most ``per_second`` requests a second.
 
     Up to ``burst`` requests (default: one second's worth, at least 1) may go at once after
     a quiet spell; beyond that each request waits for its slot. Over any interval of ``T``
     seconds at most ``burst + per_second * T`` requests are let through, whatever the number
-    of threads — the bound the worker's per-instance TeamViewer rate rests on.
+    of threads — the bound an instance keeps to while the worker's shared schedule
+    (``tvsync.adapters.request_schedule``) cannot be reached.
 
     Slots are handed out in the order they are asked for, under a lock, and the wait happens
     outside it, so a waiting thread holds up no one but the threads queued behind it.
@@ -91,14 +101,14 @@ class RequestRate:
 
 
 class RateLimitedTransport(httpx.BaseTransport):
-    """An httpx transport that takes a ``RequestRate`` slot before every request it sends.
+    """An httpx transport that takes a ``RequestGate`` slot before every request it sends.
 
     Every attempt counts, retries included, since the server counts them too. The wait
     happens before the request reaches ``inner``, so it never eats into httpx's own
     connect, read or pool timeouts.
     """
 
-    def __init__(self, rate: RequestRate, inner: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, rate: RequestGate, inner: httpx.BaseTransport | None = None) -> None:
         self.rate = rate
         self._inner = inner if inner is not None else httpx.HTTPTransport()
 

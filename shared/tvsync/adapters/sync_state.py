@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tvsync.adapters.dynamodb_records import from_item, set_outcome, to_item
-from tvsync.models.reconcile_checkpoint import is_checkpoint_key
 from tvsync.models.sync_state import SyncState
+from tvsync.models.table_keys import is_reserved_key
 from tvsync.observability import mask_emails
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class SyncStateStore:
         self._table = table_name
 
     def get(self, okta_user_id: str) -> SyncState | None:
-        if is_checkpoint_key(okta_user_id):  # the reconciler's item, never a user's record
+        if is_reserved_key(okta_user_id):  # a function's own item, never a user's record
             return None
         item = self._dynamodb.get_item(
             TableName=self._table, Key={"okta_user_id": {"S": okta_user_id}}, ConsistentRead=True
@@ -125,11 +125,11 @@ class SyncStateStore:
         return [_from_item(item) for item in response.get("Items", [])]
 
     def scan(self) -> Iterator[SyncState]:
-        """Every user's record; the reconciler's checkpoint, which shares the table, is no user's."""
+        """Every user's record; the functions' own items, which share the table, are no user's."""
         paginator = self._dynamodb.get_paginator("scan")
         for page in paginator.paginate(TableName=self._table):
             for item in page.get("Items", []):
-                if not is_checkpoint_key(item.get("okta_user_id", {}).get("S", "")):
+                if not is_reserved_key(item.get("okta_user_id", {}).get("S", "")):
                     yield _from_item(item)
 
 

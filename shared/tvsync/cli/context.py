@@ -37,7 +37,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError, ProfileNotFound
 
 from tvsync.cli.output import CliError
-from tvsync.local.aws import LOCAL_REGION, local_session
+from tvsync.local.aws import LOCAL_REGION, local_session, service_endpoint
 from tvsync.settings import FUNCTION_SETTINGS, function_variable, function_variables
 
 LOCAL_STATE = Path(".tvsync/local-stack.json")
@@ -71,6 +71,8 @@ class StackContext:
     source: str
     functions: dict[str, dict[str, str]] = field(default_factory=dict)
     aws_endpoint_url: str | None = None
+    #: A local stack's DynamoDB, served apart from its other services (None: ``aws_endpoint_url``).
+    dynamodb_endpoint_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     region: str | None = None
     local: bool = False
@@ -97,7 +99,8 @@ class StackContext:
 
     def client(self, service: str) -> Any:
         try:
-            return self.session().client(service, endpoint_url=self.aws_endpoint_url)  # type: ignore[call-overload]
+            endpoint = service_endpoint(service, self.aws_endpoint_url, self.dynamodb_endpoint_url)
+            return self.session().client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
         except BotoCoreError as exc:
             raise CliError(f"{aws_problem(exc)} ({self.source})") from None
 
@@ -183,6 +186,7 @@ def write_local_state(path: Path, context: StackContext) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "aws_endpoint_url": context.aws_endpoint_url,
+        "dynamodb_endpoint_url": context.dynamodb_endpoint_url,
         "region": context.region,
         "pid": context.pid,
         "functions": context.functions,
@@ -204,6 +208,7 @@ def read_local_state(path: Path) -> StackContext:
         source=f"local stack ({path})",
         functions=payload.get("functions") or {},
         aws_endpoint_url=payload.get("aws_endpoint_url"),
+        dynamodb_endpoint_url=payload.get("dynamodb_endpoint_url"),
         extra=payload.get("extra") or {},
         region=payload.get("region") or LOCAL_REGION,
         local=True,

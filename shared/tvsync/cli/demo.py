@@ -152,6 +152,7 @@ def _status_context(stack: LocalStack) -> StackContext:
         source="the demo's local stack",
         functions=stack.functions,
         aws_endpoint_url=stack.aws_endpoint_url,
+        dynamodb_endpoint_url=stack.dynamodb_endpoint_url,
         region=stack.region,
         local=True,
     )

@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
             environ=environ,
             session=context.session(),
             endpoint_url=context.aws_endpoint_url,
+            dynamodb_endpoint_url=context.dynamodb_endpoint_url,
         )
     except ConfigurationError as exc:
         raise CliError(f"{exc} ({context.source}; see --stack / --local-state)") from None

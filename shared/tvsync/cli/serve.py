@@ -201,6 +201,7 @@ def _publish(stack: LocalStack, state_file: Path) -> None:
             source="local stack",
             functions=stack.functions,
             aws_endpoint_url=stack.aws_endpoint_url,
+            dynamodb_endpoint_url=stack.dynamodb_endpoint_url,
             region=stack.region,
             local=True,
             pid=os.getpid(),
@@ -254,6 +255,11 @@ def _banner(
         f"  TeamViewer    {stack.teamviewer_url}{' (emulator)' if stack.teamviewer else ''}",
         f"  Okta          {stack.okta_url}{okta_kind}",
         f"  AWS           {stack.aws_endpoint_url}{'' if settings.aws_endpoint_url else ' (embedded)'}",
+        *(
+            [f"  DynamoDB      {stack.dynamodb_endpoint_url} (embedded)"]
+            if stack.dynamodb_endpoint_url
+            else []
+        ),
         f"  logs          {stack.log_path} (worker stderr: {stack.stderr_log_path})",
     ]
     lines.append(f"  try           {replay}")

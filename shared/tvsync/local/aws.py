@@ -38,6 +38,9 @@ LOCAL_STACK_NAME = "okta-teamviewer-sync"
 #: The region of embedded AWS. A local stack records the region it used in its state file,
 #: because queue URLs, ARNs and moto's per-region storage all depend on it.
 LOCAL_REGION = "us-east-1"
+#: Where boto3 sends DynamoDB calls when it is set, ahead of ``AWS_ENDPOINT_URL``: the local
+#: stack serves DynamoDB from a moto server of its own (``tvsync.local.stack``).
+DYNAMODB_ENDPOINT_ENV = "AWS_ENDPOINT_URL_DYNAMODB"
 #: Embedded AWS accepts any key; these say plainly that they are not real.
 LOCAL_ACCESS_KEY_ID = "local"
 LOCAL_SECRET_ACCESS_KEY = "local"  # noqa: S105 - a dummy credential for moto, not a secret
@@ -64,6 +67,15 @@ def local_session(region: str = LOCAL_REGION) -> boto3.session.Session:
         region_name=region,
         botocore_session=core,
     )
+
+
+def service_endpoint(
+    service: str, aws_endpoint_url: str | None, dynamodb_endpoint_url: str | None
+) -> str | None:
+    """Where a client of ``service`` reaches a local stack whose DynamoDB may be served apart."""
+    if service == "dynamodb" and dynamodb_endpoint_url:
+        return dynamodb_endpoint_url
+    return aws_endpoint_url
 
 
 def local_environ(environ: Mapping[str, str], region: str = LOCAL_REGION) -> dict[str, str]:
@@ -113,6 +125,7 @@ def provision(  # noqa: PLR0913 - where and what, then keyword-only overrides wi
     secrets: Mapping[str, str] | None = None,
     parameters: Mapping[str, str] | None = None,
     endpoint_url: str | None = None,
+    dynamodb_endpoint_url: str | None = None,
 ) -> LocalResources:
     """Create every SQS queue, DynamoDB table and secret of the template; return their ids.
 
@@ -126,7 +139,9 @@ def provision(  # noqa: PLR0913 - where and what, then keyword-only overrides wi
     found.refs["AWS::URLSuffix"] = "amazonaws.com"
     resources: Mapping[str, Any] = template["Resources"]
     sqs = session.client("sqs", endpoint_url=endpoint_url)
-    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+    dynamodb = session.client(
+        "dynamodb", endpoint_url=service_endpoint("dynamodb", endpoint_url, dynamodb_endpoint_url)
+    )
     secretsmanager = session.client("secretsmanager", endpoint_url=endpoint_url)
     # Queues without a redrive policy first: a queue's DLQ must exist before it.
     queues = sorted(

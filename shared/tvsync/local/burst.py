@@ -34,12 +34,12 @@ def max_outstanding(worker_count: int) -> int:
 
     moto's FIFO queue costs O(queued messages) per send and receive (see
     docs/benchmarks.md), so an unbounded backlog would measure moto, not the pipeline. The
-    bound keeps every worker instance busy: a full batch in flight for each, and at least
-    one delivery more waiting while the next is posted — when an API answers in 100 ms
-    rather than at once, an event spends seconds in the pipeline, and a smaller backlog
-    would leave instances waiting for work.
+    bound is a full batch in flight for each worker instance and one delivery more waiting
+    while the next is posted. More would only cost moto time and add latency: the
+    instances share one TeamViewer request schedule, so one that waits a moment for work
+    leaves its slots to the others instead of losing them.
     """
-    return worker_count * WORKER_BATCH + 2 * DELIVERY_SIZE
+    return worker_count * WORKER_BATCH + DELIVERY_SIZE
 
 
 @dataclass(frozen=True)

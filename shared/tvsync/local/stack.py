@@ -2,9 +2,13 @@
 
 ``LocalStack`` starts (each only when not given from outside):
 
-- embedded AWS: a moto server process on 127.0.0.1 (ephemeral port) unless
-  ``AWS_ENDPOINT_URL`` is set; the template's queues, tables and secrets are created in it
-  (``tvsync.local.aws``);
+- embedded AWS: moto server processes on 127.0.0.1 (ephemeral ports) unless
+  ``AWS_ENDPOINT_URL`` is set — one for DynamoDB (``dynamodb_endpoint_url``, given to the
+  functions as ``AWS_ENDPOINT_URL_DYNAMODB``) and one for every other service. Under a burst
+  one server for both ran at about 90 % of a core and its pauses stalled every worker
+  instance at once (docs/benchmarks.md, pipeline burst); apart, the queue and the tables
+  no longer slow each other down. The template's queues, tables and secrets are created
+  in them (``tvsync.local.aws``);
 - the TeamViewer and Okta emulators, unless ``TEAMVIEWER_API_URL`` / ``OKTA_ORG_URL`` point
   elsewhere; the Okta emulator is read as an API service app (OAuth 2.0 with a key pair made
   for the stack, DPoP required, as a new app in Okta has it) unless the stack's
@@ -22,7 +26,7 @@ machine-readable. The console gets one readable line per delivery and per applie
 through ``StackObserver``, which reads the functions' structured log lines; a stack that
 runs with ``DRY_RUN`` marks every one of them, and says what the worker *would* change.
 
-Every process the stack starts (the moto server, each worker instance) ends when the
+Every process the stack starts (the moto servers, each worker instance) ends when the
 stack's process ends, even killed with SIGKILL (``tvsync.local.lifeline``). ``close`` waits
 for each of them — a process nobody waits for stays a zombie, and once the stack's process
 has exited it is left to init, which in many containers never reaps it.
@@ -34,6 +38,7 @@ no profile (``tvsync.local.aws.local_environ``), whatever the admin's shell has 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -59,12 +64,14 @@ from tvsync.emulators.okta_oauth import ServiceAppKeyPair
 from tvsync.emulators.teamviewer import TeamViewerEmulator
 from tvsync.local.api_gateway import ApiGatewayServer
 from tvsync.local.aws import (
+    DYNAMODB_ENDPOINT_ENV,
     LOCAL_REGION,
     LOCAL_STACK_NAME,
     LocalResources,
     local_environ,
     local_session,
     provision,
+    service_endpoint,
 )
 from tvsync.local.functions import load_function
 from tvsync.local.lifeline import child_environ
@@ -377,10 +384,13 @@ class _RoutedStdout(io.TextIOBase):
         return self.console.isatty()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: each socket stays bound until all are chosen."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], *, timeout: float) -> None:
@@ -437,7 +447,7 @@ class LocalStack:
             LOCAL_STACK_NAME if settings.aws_endpoint_url is None else f"tvsync-local-{secrets.token_hex(3)}"
         )
         self._servers: list[RunningServer] = []
-        self._moto: subprocess.Popen[bytes] | None = None
+        self._moto: list[subprocess.Popen[bytes]] = []
         self._stdout: _RoutedStdout | None = None
         self._saved_environ: dict[str, str] | None = None
         self._gateway: ApiGatewayServer | None = None
@@ -449,6 +459,8 @@ class LocalStack:
         self._stderr_file: IO[str] | None = None
         self._clients: dict[str, Any] = {}
         self.aws_endpoint_url: str | None = settings.aws_endpoint_url
+        #: DynamoDB's own endpoint when the stack embeds AWS (None: ``aws_endpoint_url``'s).
+        self.dynamodb_endpoint_url: str | None = None
         #: Embedded AWS always runs in LOCAL_REGION; an endpoint given from outside was
         #: provisioned in the shell's region, if it names one.
         self.region = (
@@ -504,17 +516,17 @@ class LocalStack:
                 self._restore_process()
 
     def _stop_moto(self) -> None:
-        if self._moto is None:
-            return
-        self._moto.terminate()
-        try:
-            self._moto.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._moto.kill()
-            self._moto.wait()
-        if self._moto.stdin is not None:
-            self._moto.stdin.close()
-        self._moto = None
+        for process in self._moto:
+            process.terminate()
+        for process in self._moto:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdin is not None:
+                process.stdin.close()
+        self._moto = []
 
     def _restore_process(self) -> None:
         """Give the process back its stdout and environment, and close the function logs."""
@@ -587,8 +599,9 @@ class LocalStack:
     def client(self, service: str) -> Any:
         """A client of the stack's AWS (cached: ``wait_idle`` asks many times a second)."""
         if service not in self._clients:
+            endpoint = service_endpoint(service, self.aws_endpoint_url, self.dynamodb_endpoint_url)
             self._clients[service] = local_session(self.region).client(  # type: ignore[call-overload]
-                service, endpoint_url=self.aws_endpoint_url
+                service, endpoint_url=endpoint
             )
         return self._clients[service]
 
@@ -623,30 +636,35 @@ class LocalStack:
     def _start_aws(self) -> None:
         if self.aws_endpoint_url is not None:
             return
-        # A separate process: moto does real work per call, and on its own interpreter it
-        # runs beside the functions instead of competing with them for one GIL.
-        port = _free_port()
+        # Separate processes: moto does real work per call, and on interpreters of their own
+        # the servers run beside the functions instead of competing with them for one GIL.
+        ports = _free_ports(2)
         # moto resolves profiles too: an AWS_PROFILE missing from the config would fail
         # every call with a 500, and real keys have no business in an emulator. Its stdin
         # is the lifeline: it exits when this process ends, however that happens.
-        self._moto = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "tvsync.local.lifeline",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                f"{port}",
-            ],
-            env=child_environ(local_environ(os.environ, self.region)),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.aws_endpoint_url = f"http://127.0.0.1:{port}"
-        _wait_for_port(port, self._moto, timeout=30)
+        env = child_environ(local_environ(os.environ, self.region))
+        for port in ports:
+            self._moto.append(
+                subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+                    [
+                        sys.executable,
+                        "-m",
+                        "tvsync.local.lifeline",
+                        "moto.server",
+                        "-H",
+                        "127.0.0.1",
+                        "-p",
+                        f"{port}",
+                    ],
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        for port, process in zip(ports, self._moto, strict=True):
+            _wait_for_port(port, process, timeout=30)
+        self.aws_endpoint_url, self.dynamodb_endpoint_url = (f"http://127.0.0.1:{port}" for port in ports)
 
     def _start_emulators(self) -> None:
         if self.settings.teamviewer_api_url is None:
@@ -692,6 +710,7 @@ class LocalStack:
             self.template,
             stack_name=self._stack_name,
             endpoint_url=self.aws_endpoint_url,
+            dynamodb_endpoint_url=self.dynamodb_endpoint_url,
             secrets={
                 "OktaHookSecret": self.hook_secret,
                 "TeamViewerTokenSecret": tv_token,
@@ -704,6 +723,8 @@ class LocalStack:
         local = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true"}
         if self.aws_endpoint_url:
             local["AWS_ENDPOINT_URL"] = self.aws_endpoint_url
+        if self.dynamodb_endpoint_url:
+            local[DYNAMODB_ENDPOINT_ENV] = self.dynamodb_endpoint_url
         for function_id, spec in self.template["Resources"].items():
             if spec["Type"] == "AWS::Serverless::Function":
                 self.functions[function_id] = {
@@ -754,6 +775,8 @@ class LocalStack:
             {
                 **local_environ(os.environ, self.region),
                 **self.functions["WorkerFunction"],
+                # The instances' fallback share of the TeamViewer rate follows the count run.
+                "WORKER_MAXIMUM_CONCURRENCY": str(concurrency),
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -5,25 +5,16 @@ and the next run walks on from there instead of from the first user, so every Ok
 compared within a bounded number of runs (``tvsync.services.reconcile`` states the rule and
 the bound). The item lives in SyncStateTable under a key no Okta user id can have
 (``CHECKPOINT_KEY``: Okta ids are letters and digits); every reader of that table that walks
-all of it skips the key (``is_checkpoint_key``), so it is never taken for a user.
+all of it skips the key (``tvsync.models.table_keys``), so it is never taken for a user.
 """
 
 from __future__ import annotations
 
-from typing import Final
-
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-__all__ = ["CHECKPOINT_KEY", "ReconcileCheckpoint", "is_checkpoint_key"]
+from tvsync.models.table_keys import CHECKPOINT_KEY
 
-#: The SyncStateTable key of the one checkpoint; ``#`` never occurs in an Okta user id.
-CHECKPOINT_KEY: Final = "reconcile#checkpoint"
-_RESERVED_PREFIX: Final = "reconcile#"
-
-
-def is_checkpoint_key(key: str) -> bool:
-    """Whether a SyncStateTable key is the reconciler's own item rather than an Okta user's."""
-    return key.startswith(_RESERVED_PREFIX)
+__all__ = ["CHECKPOINT_KEY", "ReconcileCheckpoint"]
 
 
 class ReconcileCheckpoint(BaseModel):

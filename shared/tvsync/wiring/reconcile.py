@@ -37,18 +37,20 @@ RECONCILE_RETRY_MAX_WAIT = 65.0
 RECONCILE_RETRY_ATTEMPTS = 12
 
 
-def build_reconciler(
+def build_reconciler(  # noqa: PLR0913 - keyword-only: what to log to, then where AWS is
     *,
     logger: Logger | logging.Logger,
     metrics: Metrics | None,
     environ: Mapping[str, str] | None = None,
     session: boto3.session.Session | None = None,
     endpoint_url: str | None = None,
+    dynamodb_endpoint_url: str | None = None,
 ) -> Reconciler:
     """The reconciler for ``ReconcileFunction`` and ``tvsync reconcile``.
 
-    ``session`` and ``endpoint_url`` let the CLI point at a local stack (or another
-    account) while the Lambda uses its own role and the default endpoints.
+    ``session`` and the endpoints let the CLI point at a local stack (whose DynamoDB may
+    have an endpoint of its own) or another account, while the Lambda uses its own role and
+    the default endpoints.
     """
     settings = ReconcileSettings.from_env(environ)
     session = session or boto3.session.Session()
@@ -69,7 +71,9 @@ def build_reconciler(
         settings.OKTA_API_TOKEN_SECRET_ARN, max_age=settings.POWERTOOLS_PARAMETERS_MAX_AGE, client=secrets
     )
     sqs = session.client("sqs", config=RECONCILE_AWS_CONFIG, endpoint_url=endpoint_url)
-    dynamodb = session.client("dynamodb", config=RECONCILE_AWS_CONFIG, endpoint_url=endpoint_url)
+    dynamodb = session.client(
+        "dynamodb", config=RECONCILE_AWS_CONFIG, endpoint_url=dynamodb_endpoint_url or endpoint_url
+    )
     okta = okta_client(settings.OKTA_ORG_URL, okta_token, groups=settings.group_config.enabled, retry=retry)
     teamviewer = TeamViewerClient(settings.TEAMVIEWER_API_URL, tv_token.provider(), retry=retry)
     state = SyncStateStore(dynamodb, settings.SYNC_STATE_TABLE_NAME)

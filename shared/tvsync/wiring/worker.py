@@ -3,9 +3,12 @@
 The batch worker converges several users at once (``WORKER_RECORD_CONCURRENCY`` threads), so
 everything built here is shared by those threads, and each piece is made safe for it here:
 
-- TeamViewer: one ``RequestRate`` token bucket under the client's transport bounds the
-  instance's request rate (``TEAMVIEWER_MAX_REQUESTS_PER_SECOND``), so the template's
-  ``WorkerMaximumConcurrency`` still bounds the total: at most instances times that rate.
+- TeamViewer: every request the client sends takes a slot of one schedule shared by all
+  instances (``SharedRequestSchedule``, an item in SyncStateTable), so the whole worker keeps
+  to ``TEAMVIEWER_MAX_REQUESTS_PER_SECOND`` however many instances run and whichever have
+  work. While the table cannot be reached an instance keeps to its share of that rate
+  (``RequestRate``, the rate divided by ``WORKER_MAXIMUM_CONCURRENCY``), so the total stays
+  bounded by the template's ``WorkerMaximumConcurrency`` then too.
 - Metrics: Powertools' ``add_metric`` reads, changes and writes back one shared dict, so two
   threads adding the same metric can lose a count; ``SerializedMetrics`` takes a lock.
 - Idempotency: each call builds its own handler, and boto3 clients are thread-safe, but the
@@ -35,6 +38,7 @@ from botocore.config import Config
 
 from tvsync.adapters.group_state import GroupStateStore
 from tvsync.adapters.http import RateLimitedTransport, RequestRate
+from tvsync.adapters.request_schedule import SharedRequestSchedule
 from tvsync.adapters.retry import RetryPolicy
 from tvsync.adapters.secrets import CachedSecret
 from tvsync.adapters.sync_state import SyncStateStore
@@ -111,7 +115,22 @@ def build_worker(
     )
     okta = okta_client(settings.OKTA_ORG_URL, okta_token, groups=settings.group_config.enabled, retry=retry)
     # Every attempt, retries included, waits for a slot: TeamViewer counts them all.
-    tv_rate = RequestRate(settings.TEAMVIEWER_MAX_REQUESTS_PER_SECOND)
+    rate = settings.TEAMVIEWER_MAX_REQUESTS_PER_SECOND
+    share = RequestRate(rate / settings.WORKER_MAXIMUM_CONCURRENCY)
+
+    def schedule_unavailable(reason: str) -> None:
+        logger.warning(
+            "TeamViewer request schedule unavailable: this instance keeps to its own share for now",
+            extra={"reason": reason, "share_per_second": share.per_second},
+        )
+
+    tv_rate = SharedRequestSchedule(
+        dynamodb,
+        settings.SYNC_STATE_TABLE_NAME,
+        per_second=rate,
+        fallback=share,
+        on_unavailable=schedule_unavailable,
+    )
     teamviewer = TeamViewerClient(
         settings.TEAMVIEWER_API_URL,
         tv_token.provider(),
