@@ -27,6 +27,7 @@ from moto.server import ThreadedMotoServer
 
 from tvsync.local.aws import LocalResources, provision
 from tvsync.local.functions import LocalLambdaContext, import_fresh
+from tvsync.local.moto_atomic import make_dynamodb_writes_atomic
 from tvsync.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,6 +159,7 @@ def embedded_aws(
 ) -> Iterator[EmbeddedAws]:
     """Start a moto server on 127.0.0.1 (ephemeral port) and provision the template into it."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    make_dynamodb_writes_atomic()  # a threaded server: writes as atomic as DynamoDB's
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

@@ -25,6 +25,7 @@ from tvsync.local.api_gateway import proxy_event
 from tvsync.local.aws import LocalResources, provision
 from tvsync.local.functions import LocalLambdaContext, import_fresh
 from tvsync.local.invocation import fresh_function_logger
+from tvsync.local.moto_atomic import make_dynamodb_writes_atomic
 from tvsync.local.template import load_template
 from tvsync.observability import SERVICE
 
@@ -166,6 +167,7 @@ def provision_test_stack(template: dict[str, Any]) -> Aws:
 
 @pytest.fixture
 def aws(template: dict[str, Any]) -> Iterator[Aws]:
+    make_dynamodb_writes_atomic()  # the worker's record threads share this moto
     with mock_aws():
         yield provision_test_stack(template)
 

@@ -42,7 +42,7 @@ HOOK_SECRET_NAME = "hook-secret"  # noqa: S105 - a file name, not a secret
 
 HELP = """\
 Run the real pipeline locally: API Gateway emulation in front of IngestFunction, the SQS FIFO
-queue and tables from template.yaml in embedded AWS (a moto server), and WorkerFunction fed by
+queue and tables from template.yaml in embedded AWS (moto servers), and WorkerFunction fed by
 an emulated event source mapping. Post Okta deliveries to the printed URL (or use
 `tvsync replay`); each delivery and each applied change prints one line. With --dry-run
 nothing is written to TeamViewer: every line is marked "[dry run]", and planned changes

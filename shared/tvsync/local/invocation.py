@@ -299,6 +299,8 @@ def embedded_target(template: Mapping[str, Any]) -> Iterator[Target]:
     # moto is the `local` extra and slow to import: only an embedded invocation pays for it.
     from moto import mock_aws  # noqa: PLC0415
 
+    from tvsync.local.moto_atomic import make_dynamodb_writes_atomic  # noqa: PLC0415 - moto, as above
+
     teamviewer = TeamViewerEmulator(token=_EMBEDDED_TEAMVIEWER_TOKEN)
     okta = OktaEmulator(token=_EMBEDDED_OKTA_TOKEN)
     demo_cast.seed(okta, teamviewer)
@@ -310,6 +312,7 @@ def embedded_target(template: Mapping[str, Any]) -> Iterator[Target]:
         stack.enter_context(_process_environment(local_environ(os.environ, LOCAL_REGION)))
         teamviewer_url = stack.enter_context(serve(teamviewer)).url
         okta_url = stack.enter_context(serve(okta)).url
+        make_dynamodb_writes_atomic()  # the worker's record threads share this moto
         stack.enter_context(mock_aws())
         resources = provision(
             local_session(LOCAL_REGION),

@@ -650,7 +650,7 @@ class LocalStack:
                         sys.executable,
                         "-m",
                         "tvsync.local.lifeline",
-                        "moto.server",
+                        "tvsync.local.moto_server",
                         "-H",
                         "127.0.0.1",
                         "-p",
