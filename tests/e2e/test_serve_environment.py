@@ -26,6 +26,7 @@ from tests.support.serve import free_port
 from tvsync.cli.check import ALL_CHECKS
 from tvsync.cli.context import StackContext, write_local_state
 from tvsync.local import demo_cast
+from tvsync.local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
 
@@ -142,7 +143,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     finally:
         process.send_signal(signal.SIGHUP)  # the terminal was closed
         try:
-            process.wait(timeout=30)
+            # What stopping may take: every worker instance finishes its batch (at most
+            # LocalStack.worker_stop_seconds), then each of the two moto servers gets 10 s.
+            process.wait(timeout=LocalStack.worker_stop_seconds + 2 * 10 + 10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
