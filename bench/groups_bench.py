@@ -349,6 +349,21 @@ def measure_push(*, members: int, v1_page_size: int = DEFAULT_V1_PAGE_SIZE) -> P
     return result
 
 
+def _in_step(okta_ids: list[str], emails: list[str], accounts: list[str]) -> list[SyncState]:
+    """The SyncStateTable records a user's own sync leaves: applied, mapped, active."""
+    return [
+        SyncState(
+            okta_user_id=okta_id,
+            email=email,
+            last_outcome="applied",
+            updated_at=T0,
+            teamviewer_id=account,
+            teamviewer_active=True,
+        )
+        for okta_id, email, account in zip(okta_ids, emails, accounts, strict=True)
+    ]
+
+
 def _seed_members(harness: WorkerHarness, indexes: range) -> dict[str, int]:
     """Okta users, their TeamViewer accounts, and the SyncStateTable records mapping one to the other.
 
@@ -362,17 +377,7 @@ def _seed_members(harness: WorkerHarness, indexes: range) -> dict[str, int]:
     accounts = harness.tv.add_users(
         (email, f"Bench Member {n:05d}", True) for email, n in zip(emails, indexes, strict=True)
     )
-    states = [
-        SyncState(
-            okta_user_id=okta_id,
-            email=email,
-            last_outcome="applied",
-            updated_at=T0,
-            teamviewer_id=account,
-            teamviewer_active=True,
-        )
-        for okta_id, email, account in zip(okta_ids, emails, accounts, strict=True)
-    ]
+    states = _in_step(okta_ids, emails, accounts)
     table = harness.aws.env("WorkerFunction")["SYNC_STATE_TABLE_NAME"]
     write_items(harness.aws.client("dynamodb"), table, [sync_item(state) for state in states])
     return {okta_id: account_number(account) for okta_id, account in zip(okta_ids, accounts, strict=True)}
@@ -430,17 +435,7 @@ def _reconcile_world(*, groups: int, members: int, users: int, v1_page_size: int
         okta.assign(APP_ID, user_id)
     accounts = tv.add_users((email, f"User N{n:06d}", True) for n, email in enumerate(emails))
     numbers = [account_number(account) for account in accounts]
-    states = [
-        SyncState(
-            okta_user_id=okta_id,
-            email=email,
-            last_outcome="applied",
-            updated_at=T0,
-            teamviewer_id=account,
-            teamviewer_active=True,
-        )
-        for okta_id, email, account in zip(okta_ids, emails, accounts, strict=True)
-    ]
+    states = _in_step(okta_ids, emails, accounts)
     group_ids = [f"00g1bench{g:011d}" for g in range(groups)]
     step = max(1, users // groups)
     links: list[GroupLink] = []

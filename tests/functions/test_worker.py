@@ -4,7 +4,6 @@ real loopback HTTP, driven through SQS events built as Lambda's event source map
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,14 +15,6 @@ from tvsync.emulators.http import FaultKind, FaultPolicy
 from tvsync.emulators.teamviewer import RateLimit, TeamViewerEmulator
 from tvsync.models.sync_request import SyncRequest
 from tvsync.models.sync_state import SyncState
-
-
-@pytest.fixture
-def pipeline(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
-    built, servers = start_pipeline(aws, monkeypatch)
-    yield built
-    for server in servers:
-        server.close()
 
 
 def test_lifecycle_create_assign_rename_suspend_unsuspend_deactivate(pipeline: Pipeline) -> None:

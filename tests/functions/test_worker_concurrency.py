@@ -9,7 +9,6 @@ metrics (added under a lock) and the TeamViewer client (one rate slot per reques
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,14 +24,6 @@ from tvsync.adapters.request_schedule import SharedRequestSchedule
 from tvsync.models.sync_request import SyncRequest
 from tvsync.models.table_keys import SCHEDULE_KEY
 from tvsync.settings import WorkerSettings
-
-
-@pytest.fixture
-def pipeline(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
-    built, servers = start_pipeline(aws, monkeypatch)
-    yield built
-    for server in servers:
-        server.close()
 
 
 def test_the_template_converges_eight_users_at_once_at_twenty_teamviewer_requests_a_second_in_all() -> None:

@@ -13,13 +13,12 @@ timeout and the idempotency record's in-progress window have passed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import Aws, FakeLambdaContext, emf_metrics
-from tests.support.pipeline import T0, Pipeline, add_assigned, start_pipeline, synced
+from tests.conftest import FakeLambdaContext, emf_metrics
+from tests.support.pipeline import T0, Pipeline, add_assigned, synced
 from tvsync.adapters.errors import TransientError
 from tvsync.adapters.sync_state import SyncStateStore
 from tvsync.adapters.teamviewer_client import TeamViewerClient
@@ -30,14 +29,6 @@ from tvsync.models.teamviewer import TeamViewerAccount
 
 class SandboxKilledError(BaseException):
     """Lambda's sandbox going away (timeout, out of memory): no handler code runs after it."""
-
-
-@pytest.fixture
-def pipeline(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
-    built, servers = start_pipeline(aws, monkeypatch)
-    yield built
-    for server in servers:
-        server.close()
 
 
 def interrupt_next_create(

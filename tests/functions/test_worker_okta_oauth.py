@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.conftest import Aws, emf_metrics
-from tests.support.pipeline import Pipeline, add_assigned, start_pipeline
+from tests.support.pipeline import Pipeline, add_assigned
 from tvsync.emulators.okta import OktaEmulator
 from tvsync.emulators.okta_oauth import TOKEN_PATH, ServiceAppKeyPair
 
@@ -27,14 +27,6 @@ CLIENT = "0oaTvSyncReader0h7"
 @pytest.fixture(scope="module")
 def key() -> ServiceAppKeyPair:
     return ServiceAppKeyPair.generate()
-
-
-@pytest.fixture
-def pipeline(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
-    built, servers = start_pipeline(aws, monkeypatch)
-    yield built
-    for server in servers:
-        server.close()
 
 
 def store_secret(aws: Aws, text: str) -> None:

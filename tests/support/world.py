@@ -50,6 +50,7 @@ from tvsync.services.sync_outcomes import SyncResult
 from tvsync.services.user_sync import UserSynchronizer
 
 __all__ = [
+    "ACCESS_LOSSES",
     "APP_ID",
     "MEMBERSHIP_ADD",
     "MEMBERSHIP_REMOVE",
@@ -66,6 +67,14 @@ QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:EventQueue.fifo"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/EventQueue.fifo"
 
 Source = Literal["okta-event-hook", "reconcile", "replay"]
+
+#: The ways a user loses access to TeamViewer in Okta, each with the event Okta then sends.
+ACCESS_LOSSES = {
+    "suspended": "user.lifecycle.suspend",
+    "deactivated": "user.lifecycle.deactivate",
+    "unassigned": "application.user_membership.remove",
+    "deleted": "user.lifecycle.delete.initiated",
+}
 
 #: The membership events ingest turns into membership requests of a pushed group [SPEC].
 MEMBERSHIP_ADD = "group.user_membership.add"
@@ -234,6 +243,19 @@ class World:
         if self.app_id is not None:
             self.okta.assign(self.app_id, user)
         return user
+
+    def lose_access(self, okta_user_id: str, how: str) -> str:
+        """Take the user's access away in Okta ``how`` (a key of ``ACCESS_LOSSES``); its event type."""
+        if how in ("suspended", "deactivated"):
+            self.okta.set_status(okta_user_id, "SUSPENDED" if how == "suspended" else "DEPROVISIONED")
+        elif how == "unassigned":
+            assert self.app_id is not None, "a world without an app has no assignment to take away"
+            self.okta.unassign(self.app_id, okta_user_id)
+        elif how == "deleted":
+            self.okta.delete_user(okta_user_id)
+        else:
+            raise ValueError(f"no such way to lose access: {how!r}")
+        return ACCESS_LOSSES[how]
 
     def request(
         self,

@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode
 
 from tvsync.emulators.http import EmulatorApp, EmulatorRequest, EmulatorResponse, FaultPolicy, InjectedFault
-from tvsync.emulators.okta_oauth import TOKEN_PATH, OktaOAuthServer, ServiceApp
+from tvsync.emulators.okta_oauth import (
+    DEFAULT_SCOPES,
+    DEFAULT_TOKEN_LIFETIME,
+    TOKEN_PATH,
+    OktaOAuthServer,
+    ServiceApp,
+)
 from tvsync.models.okta import OktaUserStatus
 
 if TYPE_CHECKING:
@@ -532,9 +538,9 @@ class OktaEmulator(EmulatorApp):
         client_id: str,
         public_jwks: Mapping[str, Any] | Iterable[Mapping[str, Any]],
         *,
-        scopes: Iterable[str] = ("okta.users.read", "okta.apps.read", "okta.groups.read"),
+        scopes: Iterable[str] = DEFAULT_SCOPES,
         require_dpop: bool = False,
-        token_lifetime: float = 3600,
+        token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
         admin_role: bool = True,
     ) -> ServiceApp:
         """Register an API service app (``OktaOAuthServer.register_service_app``)."""

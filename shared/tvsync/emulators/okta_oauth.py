@@ -61,6 +61,8 @@ MAX_ASSERTION_SECONDS = 3600
 #: How far a DPoP proof's ``iat`` may be from the server's clock.
 PROOF_WINDOW_SECONDS = 300
 DEFAULT_TOKEN_LIFETIME = 3600
+#: What a service app registered without saying is granted: what the worker reads.
+DEFAULT_SCOPES = ("okta.users.read", "okta.apps.read", "okta.groups.read")
 
 _CACHE_HEADERS = {"Cache-Control": "no-cache, no-store", "Pragma": "no-cache"}
 
@@ -180,7 +182,7 @@ class OktaOAuthServer:
         client_id: str,
         public_jwks: Mapping[str, Any] | Iterable[Mapping[str, Any]],
         *,
-        scopes: Iterable[str] = ("okta.users.read", "okta.apps.read", "okta.groups.read"),
+        scopes: Iterable[str] = DEFAULT_SCOPES,
         require_dpop: bool = False,
         token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
         admin_role: bool = True,

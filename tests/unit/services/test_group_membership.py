@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.world import APP_ID, MEMBERSHIP_ADD, MEMBERSHIP_REMOVE, World
+from tests.support.world import ACCESS_LOSSES, APP_ID, MEMBERSHIP_ADD, MEMBERSHIP_REMOVE, World
 from tvsync.adapters.errors import ConflictError, InvalidError, ThrottledError
 from tvsync.core.groups import GroupConfig
 from tvsync.services.sqs_batch import RetryLaterError
@@ -236,27 +236,14 @@ def test_an_active_users_event_joins_their_pushed_linked_groups_only() -> None:
     assert w.number(bob) not in w.tv.members_of(w.tv_group(sales))
 
 
-@pytest.mark.parametrize("change", ["suspended", "deactivated", "unassigned", "deleted"])
+@pytest.mark.parametrize("change", list(ACCESS_LOSSES))
 def test_a_user_who_lost_access_leaves_every_linked_pushed_group(change: str) -> None:
     w = World()
     support, (alice,) = linked(w, "Support")
     sales, _ = linked(w, "Sales")
     w.okta.add_to_group(sales, alice)
     w.sync_group(sales)
-    event = {
-        "suspended": "user.lifecycle.suspend",
-        "deactivated": "user.lifecycle.deactivate",
-        "unassigned": "application.user_membership.remove",
-        "deleted": "user.lifecycle.delete.initiated",
-    }[change]
-    if change == "suspended":
-        w.okta.set_status(alice, "SUSPENDED")
-    elif change == "deactivated":
-        w.okta.set_status(alice, "DEPROVISIONED")
-    elif change == "unassigned":
-        w.okta.unassign(APP_ID, alice)
-    else:
-        w.okta.delete_user(alice)
+    event = w.lose_access(alice, change)
     w.reset_calls()
 
     w.sync_user(alice, event)

@@ -127,12 +127,7 @@ def test_members_missing_and_extra_are_counted() -> None:
 def test_a_member_who_lost_access_without_an_event_is_extra(change: str) -> None:
     w = World()
     group, (alice, _) = linked(w)
-    if change == "suspended":
-        w.okta.set_status(alice, "SUSPENDED")
-    elif change == "deactivated":
-        w.okta.set_status(alice, "DEPROVISIONED")
-    else:
-        w.okta.delete_user(alice)
+    w.lose_access(alice, change)
     d = drift(w)[group]
     assert (d.reasons, d.members_extra) == ((R.MEMBERS_EXTRA,), 1)
 

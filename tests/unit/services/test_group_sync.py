@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.world import APP_ID, World
+from tests.support.world import ACCESS_LOSSES, World
 from tvsync.adapters.errors import AuthError, ConflictError, InvalidError, ThrottledError, TransientError
 from tvsync.core.groups import GroupConfig
 from tvsync.models.groups import TeamViewerGroup, account_number
@@ -415,23 +415,16 @@ def test_members_added_by_hand_are_removed_before_any_is_added() -> None:
     assert (w.metric("GroupMembersAdded") - added, w.metric("GroupMembersRemoved") - removed) == (1, 1)
 
 
-@pytest.mark.parametrize(
-    "change", ["suspended", "deactivated", "unassigned", "deleted", "removed from the group"]
-)
+@pytest.mark.parametrize("change", [*ACCESS_LOSSES, "removed from the group"])
 def test_a_member_who_lost_access_leaves_at_the_next_group_request(change: str) -> None:
     w = World()
     group, (alice, bob) = linked(w, members=2)
-    if change == "suspended":
-        w.okta.set_status(alice, "SUSPENDED")
-    elif change == "deactivated":
-        w.okta.set_status(alice, "DEPROVISIONED")
-    elif change == "unassigned":
-        w.okta.unassign(APP_ID, alice)
-        w.sync(alice)  # the user's own sync deactivates the account; its record says so
-    elif change == "deleted":
-        w.okta.delete_user(alice)
-    else:
+    if change == "removed from the group":
         w.okta.remove_from_group(group, alice)
+    else:
+        w.lose_access(alice, change)
+    if change == "unassigned":
+        w.sync(alice)  # the user's own sync deactivates the account; its record says so
 
     w.sync_group(group, source="reconcile")
 
