@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from tests.support.fakes import SettableMonotonic
 from tvsync.adapters.errors import AuthError, InvalidError, ThrottledError, TransientError, UpstreamError
 from tvsync.adapters.okta_client import _MAX_EMPTY_PAGES, OktaClient, _classify
 from tvsync.adapters.retry import RetryPolicy
@@ -24,24 +25,13 @@ ORG = "https://acme.okta.test"
 FAST = httpx.Timeout(2.0, read=0.2)
 
 
-class FakeClock:
-    def __init__(self, now: float = 1000.5) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+@pytest.fixture
+def clock() -> SettableMonotonic:
+    return SettableMonotonic(1000.5)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def emu(clock: FakeClock) -> OktaEmulator:
+def emu(clock: SettableMonotonic) -> OktaEmulator:
     return OktaEmulator(TOKEN, clock=clock)
 
 
@@ -52,7 +42,7 @@ def server(emu: OktaEmulator) -> Iterator[RunningServer]:
 
 
 @pytest.fixture
-def make_client(server: RunningServer, clock: FakeClock) -> Iterator[Callable[..., OktaClient]]:
+def make_client(server: RunningServer, clock: SettableMonotonic) -> Iterator[Callable[..., OktaClient]]:
     clients: list[OktaClient] = []
 
     def make(token: str = TOKEN, **options: object) -> OktaClient:
@@ -372,13 +362,13 @@ def test_faults_are_transient(
     assert caught.value.retryable
 
 
-def test_429_wait_comes_from_rate_limit_reset(clock: FakeClock, server: RunningServer) -> None:
+def test_429_wait_comes_from_rate_limit_reset(clock: SettableMonotonic, server: RunningServer) -> None:
     """[RL] X-Rate-Limit-Reset is the window end in epoch seconds; the wait is measured on our clock."""
     emu = server.app
     assert isinstance(emu, OktaEmulator)
     emu.add_user("a@example.com", "A", "B")
     emu.rate_limit = OktaRateLimit(limit=1, window_seconds=60)  # window 960..1020 for clock 1000.5
-    client_clock = FakeClock(1005.0)
+    client_clock = SettableMonotonic(1005.0)
     with OktaClient(server.url, lambda: TOKEN, timeout=FAST, clock=client_clock) as client:
         client.check()
         with pytest.raises(ThrottledError) as caught:
@@ -389,14 +379,14 @@ def test_429_wait_comes_from_rate_limit_reset(clock: FakeClock, server: RunningS
 
 
 def test_retry_policy_absorbs_a_short_throttle(
-    emu: OktaEmulator, clock: FakeClock, server: RunningServer
+    emu: OktaEmulator, clock: SettableMonotonic, server: RunningServer
 ) -> None:
     clock.now = 100.5
     emu.rate_limit = OktaRateLimit(limit=2, window_seconds=2)  # window ends at 102
     seed(emu, 5)
     waits: list[float] = []
     policy = RetryPolicy(
-        max_attempts=3, max_wait=2.0, sleep=clock.sleep, on_retry=lambda _e, w: waits.append(w)
+        max_attempts=3, max_wait=2.0, sleep=clock.advance, on_retry=lambda _e, w: waits.append(w)
     )
     with OktaClient(server.url, lambda: TOKEN, retry=policy, timeout=FAST, clock=clock) as client:
         users = list(client.iter_users(page_size=2))
@@ -417,7 +407,7 @@ def test_retry_policy_covers_every_page(emu: OktaEmulator, make_client: Callable
 
 
 def test_throttle_longer_than_max_wait_is_raised(
-    emu: OktaEmulator, clock: FakeClock, server: RunningServer
+    emu: OktaEmulator, clock: SettableMonotonic, server: RunningServer
 ) -> None:
     emu.rate_limit = OktaRateLimit(limit=1, window_seconds=60)
     seed(emu, 1)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from tests.support.fakes import SettableMonotonic
 from tvsync.adapters.errors import AuthError, InvalidError, ThrottledError, TransientError
 from tvsync.adapters.okta_client import OktaClient
 from tvsync.emulators.http import FaultKind, FaultPolicy, serve
@@ -28,26 +29,20 @@ ORG = "https://acme.okta.test"
 FAST = httpx.Timeout(2.0, read=0.2)
 
 
-class FakeClock:
-    def __init__(self, now: float = 1000.5) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> SettableMonotonic:
+    return SettableMonotonic(1000.5)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def emu(clock: FakeClock) -> OktaEmulator:
+def emu(clock: SettableMonotonic) -> OktaEmulator:
     return OktaEmulator(TOKEN, clock=clock)
 
 
 @pytest.fixture(params=["in-process", "loopback"])
-def client(request: pytest.FixtureRequest, emu: OktaEmulator, clock: FakeClock) -> Iterator[OktaClient]:
+def client(
+    request: pytest.FixtureRequest, emu: OktaEmulator, clock: SettableMonotonic
+) -> Iterator[OktaClient]:
     if request.param == "in-process":
         with OktaClient(ORG, lambda: TOKEN, transport=emu.transport(), clock=clock) as client:
             yield client
@@ -97,7 +92,7 @@ def test_get_group_404_means_gone(emu: OktaEmulator, client: OktaClient, how: st
     assert client.get_group(group_id) is None
 
 
-def test_a_group_id_is_one_escaped_path_segment(emu: OktaEmulator, clock: FakeClock) -> None:
+def test_a_group_id_is_one_escaped_path_segment(emu: OktaEmulator, clock: SettableMonotonic) -> None:
     """Over a real socket, where the path arrives as sent (the in-process transport decodes it)."""
     with serve(emu) as server, OktaClient(server.url, lambda: TOKEN, timeout=FAST, clock=clock) as client:
         assert client.get_group("00g/../users") is None
@@ -246,7 +241,10 @@ def test_a_token_without_the_groups_right_is_an_auth_error(emu: OktaEmulator, cl
     ids=["get_group", "iter_group_users", "iter_user_groups"],
 )
 def test_429_is_throttled_with_okta_s_reset(
-    emu: OktaEmulator, client: OktaClient, clock: FakeClock, read: Callable[[OktaClient, str, str], object]
+    emu: OktaEmulator,
+    client: OktaClient,
+    clock: SettableMonotonic,
+    read: Callable[[OktaClient, str, str], object],
 ) -> None:
     """[RL] the wait is the window's end (``X-Rate-Limit-Reset``) as measured on our clock."""
     user_id = seed(emu, 1)[0]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from tests.support.fakes import SettableMonotonic
 from tvsync.adapters import scim_paging
 from tvsync.adapters.errors import (
     AuthError,
@@ -51,17 +52,6 @@ TOKEN = "tv-secret-token-4f1c9a"
 FAST = httpx.Timeout(connect=1.0, read=0.2, write=1.0, pool=1.0)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class Stack:
     """An emulator served on 127.0.0.1 plus a factory for clients pointed at it."""
 
@@ -82,12 +72,12 @@ class Stack:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SettableMonotonic:
+    return SettableMonotonic(500.0)
 
 
 @pytest.fixture
-def stack(clock: FakeClock) -> Iterator[Stack]:
+def stack(clock: SettableMonotonic) -> Iterator[Stack]:
     app = TeamViewerEmulator(TOKEN, clock=clock, faults=FaultPolicy(timeout_delay=0.6))
     app.add_user("Jane.Doe@Example.test", "Jane Doe")
     app.add_user("john.roe@example.test", "John Roe", active=False)
@@ -574,7 +564,7 @@ def test_invalid(stack: Stack, action: Callable[[TeamViewerClient], object]) -> 
 # ---------------------------------------------------------------------- retries
 
 
-def test_retry_absorbs_short_retry_after(stack: Stack, clock: FakeClock) -> None:
+def test_retry_absorbs_short_retry_after(stack: Stack, clock: SettableMonotonic) -> None:
     """The emulator's clock moves with the policy's sleep: a real wait, without waiting."""
     stack.app.rate_limit = RateLimit(requests_per_second=1, burst=1)
     waits: list[float] = []

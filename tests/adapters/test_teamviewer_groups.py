@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from tests.support.fakes import SettableMonotonic
 from tvsync.adapters import teamviewer_groups
 from tvsync.adapters.errors import AuthError, ConflictError, InvalidError, ThrottledError, TransientError
 from tvsync.adapters.retry import RetryPolicy
@@ -37,17 +38,6 @@ if TYPE_CHECKING:
 TOKEN = "tv-secret-token-4f1c9a"
 FAST = httpx.Timeout(connect=1.0, read=0.5, write=1.0, pool=1.0)
 JANE, JOHN, OUTSIDER = 1000002, 1000003, 1000004
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Stack:
@@ -78,12 +68,12 @@ class Stack:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SettableMonotonic:
+    return SettableMonotonic(500.0)
 
 
 @pytest.fixture(params=["in-process", "loopback"])
-def stack(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, clock: SettableMonotonic) -> Iterator[Stack]:
     app = TeamViewerEmulator(TOKEN, clock=clock, v1_page_size=4)
     app.add_user("jane.doe@example.test", "Jane Doe")
     app.add_user("john.roe@example.test", "John Roe", active=False)
@@ -390,7 +380,7 @@ def test_a_rate_limit_on_a_group_call_is_throttled(
     assert (caught.value.status, caught.value.retry_after) == (status, retry_after)
 
 
-def test_a_short_wait_is_absorbed_by_the_retry_policy(stack: Stack, clock: FakeClock) -> None:
+def test_a_short_wait_is_absorbed_by_the_retry_policy(stack: Stack, clock: SettableMonotonic) -> None:
     for n in range(6):
         stack.app.add_group(f"G{n}")
     stack.app.rate_limit = RateLimit(requests_per_second=1, burst=1)

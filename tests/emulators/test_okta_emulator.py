@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from tests.support.fakes import SettableMonotonic
+from tests.support.okta_links import walk
 from tvsync.emulators.http import FaultKind, FaultPolicy, InjectedFault, serve
 from tvsync.emulators.okta import OktaEmulator, OktaRateLimit
 from tvsync.emulators.teamviewer import TeamViewerEmulator
@@ -26,21 +28,13 @@ AUTH = {"Authorization": f"SSWS {TOKEN}"}
 APP = "0oaTeamViewerApp0h7"
 
 
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.5) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> SettableMonotonic:
+    return SettableMonotonic(1_700_000_000.5)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def emu(clock: FakeClock) -> OktaEmulator:
+def emu(clock: SettableMonotonic) -> OktaEmulator:
     return OktaEmulator(clock=clock)
 
 
@@ -52,19 +46,6 @@ def http(emu: OktaEmulator) -> Iterator[httpx.Client]:
 
 def seed_users(emu: OktaEmulator, count: int) -> list[str]:
     return [emu.add_user(f"user{i}@example.com", f"First{i}", f"Last{i}")["id"] for i in range(count)]
-
-
-def walk(http: httpx.Client, url: str) -> tuple[list[dict[str, object]], list[httpx.Response]]:
-    items: list[dict[str, object]] = []
-    responses: list[httpx.Response] = []
-    next_url: str | None = url
-    while next_url is not None:
-        response = http.get(next_url)
-        assert response.status_code == 200, response.text
-        responses.append(response)
-        items.extend(response.json())
-        next_url = response.links.get("next", {}).get("url")
-    return items, responses
 
 
 # ---------------------------------------------------------------- users: shape and 404
@@ -146,7 +127,7 @@ def test_deprovisioned_user_is_still_readable_by_id(emu: OktaEmulator, http: htt
 
 
 def test_update_profile_and_status_change_timestamps(
-    emu: OktaEmulator, http: httpx.Client, clock: FakeClock
+    emu: OktaEmulator, http: httpx.Client, clock: SettableMonotonic
 ) -> None:
     user = emu.add_user("old@example.com", "Old", "Name", status="STAGED")
     clock.now += 60
@@ -188,7 +169,7 @@ def test_requests_without_the_ssws_token_get_401(emu: OktaEmulator, authorizatio
     assert response.json()["errorSummary"] == "Invalid token provided"
 
 
-def test_custom_token(clock: FakeClock) -> None:
+def test_custom_token(clock: SettableMonotonic) -> None:
     emu = OktaEmulator("another-token", clock=clock)
     user = emu.add_user("a@example.com", "A", "B")
     with httpx.Client(base_url=ORG, transport=emu.transport()) as client:
@@ -469,7 +450,7 @@ def test_filter_and_search_together_is_400(http: httpx.Client, frank: str) -> No
 # ---------------------------------------------------------------- rate limits
 
 
-def test_rate_limit_headers_and_429(clock: FakeClock) -> None:
+def test_rate_limit_headers_and_429(clock: SettableMonotonic) -> None:
     """[RL] X-Rate-Limit-Limit/-Remaining/-Reset (UTC epoch s) on every response; over -> 429 E0000047."""
     clock.now = 1000.5
     emu = OktaEmulator(clock=clock, rate_limit=OktaRateLimit(limit=3, window_seconds=60))
@@ -495,7 +476,7 @@ def test_rate_limit_headers_and_429(clock: FakeClock) -> None:
         assert emu.throttled == 2
 
 
-def test_errors_carry_rate_limit_headers_too(clock: FakeClock) -> None:
+def test_errors_carry_rate_limit_headers_too(clock: SettableMonotonic) -> None:
     emu = OktaEmulator(clock=clock, rate_limit=OktaRateLimit(limit=5))
     with httpx.Client(base_url=ORG, transport=emu.transport(), headers=AUTH) as http:
         response = http.get("/api/v1/users/00uMissing")
@@ -539,7 +520,7 @@ def test_seeded_faults_are_reproducible() -> None:
 
 @pytest.mark.parametrize(("after_apply", "status", "remaining"), [(True, 200, "1"), (False, None, "2")])
 def test_after_apply_faults_are_served_but_lost(
-    clock: FakeClock, after_apply: bool, status: int | None, remaining: str
+    clock: SettableMonotonic, after_apply: bool, status: int | None, remaining: str
 ) -> None:
     """A dropped answer after the app ran is still served: logged with its status, quota spent."""
     policy = FaultPolicy(
@@ -557,7 +538,7 @@ def test_after_apply_faults_are_served_but_lost(
         assert http.get("/api/v1/users").headers["X-Rate-Limit-Remaining"] == remaining
 
 
-def test_server_error_fault_does_not_run_the_app(clock: FakeClock) -> None:
+def test_server_error_fault_does_not_run_the_app(clock: SettableMonotonic) -> None:
     policy = FaultPolicy(failure_rate=1.0, kinds=(FaultKind.SERVER_ERROR,))
     emu = OktaEmulator(clock=clock, faults=policy)
     with httpx.Client(base_url=ORG, transport=emu.transport(), headers=AUTH) as http:
@@ -602,7 +583,7 @@ def test_teamviewer_emulator_keeps_its_own_injected_error_body() -> None:
     assert OktaEmulator().injected_server_error(fault).body["errorCode"] == "E0000009"
 
 
-def test_call_log_records_requests(emu: OktaEmulator, http: httpx.Client, clock: FakeClock) -> None:
+def test_call_log_records_requests(emu: OktaEmulator, http: httpx.Client, clock: SettableMonotonic) -> None:
     http.get("/api/v1/users", params={"limit": "5"})
     http.get("/api/v1/users/00uMissing")
     assert [(c.method, c.path, dict(c.query), c.status, c.fault) for c in emu.calls] == [

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from tests.support.fakes import SettableMonotonic
+from tests.support.okta_links import walk
 from tvsync.emulators.http import FaultKind, FaultPolicy, serve
 from tvsync.emulators.okta import OktaEmulator, OktaRateLimit
 
@@ -49,19 +50,6 @@ def seed_users(emu: OktaEmulator, count: int, *, status: str = "ACTIVE") -> list
         emu.add_user(f"user{i}@example.com", f"First{i}", f"Last{i}", status=status)["id"]
         for i in range(count)
     ]
-
-
-def walk(http: httpx.Client, url: str) -> tuple[list[dict[str, Any]], list[httpx.Response]]:
-    items: list[dict[str, Any]] = []
-    responses: list[httpx.Response] = []
-    next_url: str | None = url
-    while next_url is not None:
-        response = http.get(next_url)
-        assert response.status_code == 200, response.text
-        responses.append(response)
-        items.extend(response.json())
-        next_url = response.links.get("next", {}).get("url")
-    return items, responses
 
 
 # ---------------------------------------------------------------- the Group object

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from tests.support.fakes import SettableMonotonic
 from tvsync.emulators import teamviewer as teamviewer_module
 from tvsync.emulators.http import FaultKind, FaultPolicy, serve
 from tvsync.emulators.teamviewer import (
@@ -43,17 +44,6 @@ TOKEN = "tv-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PATCH_RFC = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 PATCH_DOC_EXAMPLE = "urn:ietf:params:scim:schemas:core:2.0:PatchOp"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -943,7 +933,7 @@ def test_missing_permission_is_403_invalid_permission_SCIM_PS(
 
 def test_rate_limit_429_with_retry_after_knob() -> None:
     """Token bucket; 429 + Retry-After = ceil(time until a token is free), at least 1."""
-    clock = FakeClock()
+    clock = SettableMonotonic(1000.0)
     app = TeamViewerEmulator(TOKEN, rate_limit=RateLimit(requests_per_second=0.25, burst=2), clock=clock)
     client = http(app)
     assert [client.get("/scim/v2/Users").status_code for _ in range(2)] == [200, 200]
@@ -961,7 +951,7 @@ def test_rate_limit_429_with_retry_after_knob() -> None:
 
 def test_rate_limit_retry_after_never_below_one_second() -> None:
     """Knob: RFC 9110 §10.2.3 Retry-After is whole seconds, so never 0 while still limited."""
-    clock = FakeClock()
+    clock = SettableMonotonic(1000.0)
     app = TeamViewerEmulator(TOKEN, rate_limit=RateLimit(requests_per_second=100, burst=1), clock=clock)
     client = http(app)
     assert client.get("/api/v1/ping").status_code == 200
@@ -975,7 +965,9 @@ def test_rate_limit_retry_after_never_below_one_second() -> None:
 def test_rate_limit_without_retry_after_header() -> None:
     """Knob: [PDF] §5 documents no Retry-After, so the emulator can leave it out."""
     app = TeamViewerEmulator(
-        TOKEN, rate_limit=RateLimit(requests_per_second=1, burst=1, retry_after=False), clock=FakeClock()
+        TOKEN,
+        rate_limit=RateLimit(requests_per_second=1, burst=1, retry_after=False),
+        clock=SettableMonotonic(1000.0),
     )
     client = http(app)
     client.get("/api/v1/ping")
@@ -988,7 +980,9 @@ def test_rate_limit_without_retry_after_header() -> None:
 def test_rate_limit_403_rate_limit_reached_PDF_5(path: str) -> None:
     """[PDF] §5.1 "403 Forbidden / Rate Limit Reached", §5.2 error rate_limit_reached."""
     app = TeamViewerEmulator(
-        TOKEN, rate_limit=RateLimit(requests_per_second=1, burst=1, style="403"), clock=FakeClock()
+        TOKEN,
+        rate_limit=RateLimit(requests_per_second=1, burst=1, style="403"),
+        clock=SettableMonotonic(1000.0),
     )
     client = http(app)
     assert client.get(path).status_code == 200
@@ -1004,7 +998,9 @@ def test_rate_limit_403_rate_limit_reached_PDF_5(path: str) -> None:
 
 def test_throttled_write_changes_nothing() -> None:
     """Knob: the limiter sits in front of the app, as a gateway would ([PDF] §5.1 "IP blocked")."""
-    app = TeamViewerEmulator(TOKEN, rate_limit=RateLimit(requests_per_second=1, burst=1), clock=FakeClock())
+    app = TeamViewerEmulator(
+        TOKEN, rate_limit=RateLimit(requests_per_second=1, burst=1), clock=SettableMonotonic(1000.0)
+    )
     client = http(app)
     client.get("/api/v1/ping")
     assert client.post("/scim/v2/Users", json=scim_user("late@example.test")).status_code == 429
@@ -1245,7 +1241,9 @@ def test_payload_plugin_sees_loopback_server_threads(
 def test_payload_plugin_passes_faults_and_documented_v1_rate_limits(scim_payloads: ScimPayloadLog) -> None:
     """Not SCIM bodies by design: a faulted answer and [PDF] §5.1's 403 rate_limit_reached."""
     app = TeamViewerEmulator(
-        TOKEN, rate_limit=RateLimit(requests_per_second=1, burst=1, style="403"), clock=FakeClock()
+        TOKEN,
+        rate_limit=RateLimit(requests_per_second=1, burst=1, style="403"),
+        clock=SettableMonotonic(1000.0),
     )
     client = http(app)
     assert client.get("/scim/v2/Users").status_code == 200

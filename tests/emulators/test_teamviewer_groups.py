@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.fakes import SettableMonotonic
 from tvsync.emulators.http import FaultKind, FaultPolicy, serve
 from tvsync.emulators.teamviewer import (
     ALL_PERMISSIONS,
@@ -36,14 +37,6 @@ from tvsync.emulators.teamviewer import (
 TOKEN = "tv-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NOT_IN_COMPANY = "account must be member of the company associated with the API token"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def http(app: TeamViewerEmulator) -> httpx.Client:
@@ -526,7 +519,9 @@ def test_group_routes_are_rate_limited_like_every_route_PDF_5() -> None:
     """[PDF] §5.1 403 rate_limit_reached (and the 429 knob): the limiter sits in front of every route,
     and a throttled write changes nothing."""
     app = TeamViewerEmulator(
-        TOKEN, rate_limit=RateLimit(requests_per_second=1, burst=1, style="403"), clock=FakeClock()
+        TOKEN,
+        rate_limit=RateLimit(requests_per_second=1, burst=1, style="403"),
+        clock=SettableMonotonic(1000.0),
     )
     group_id = app.add_group("Support")
     app.add_user("jane.doe@example.test", "Jane Doe")
